@@ -1,0 +1,38 @@
+# The README's two commands are `make check` (main job) and `make test`; both set up
+# the virtualenv from nothing when needed.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+EXTRAS  ?= dev
+
+.PHONY: setup check test test-all bench figures reproduce clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## main job: every paper claim computed, REPORT.md + report.json + figures regenerated
+check: $(STAMP)
+	$(BIN)/python -m paper_checks
+
+## default (fast) test suite; the 4-device sharding tests run in their own process
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2
+
+## everything including slow tests
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m ""
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+figures: $(STAMP)
+	$(BIN)/python -m paper_checks --only-figures
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
