@@ -652,8 +652,15 @@ class TaskAppropriatenessAccumulator:
 
     # -- public --------------------------------------------------------------------
     def update(self, features, labels) -> "TaskAppropriatenessAccumulator":
-        """Add a batch: ``features`` (B, ...) numpy/JAX/torch, ``labels`` (B,). Returns self."""
+        """Add a batch: ``features`` (B, ...) numpy/JAX/torch, ``labels`` (B,). Returns self.
+
+        An empty batch (B = 0, e.g. the tail of a data loader) is a no-op.
+        """
         raw = _to_numpy(features, "features")
+        if raw.ndim >= 1 and raw.shape[0] == 0:
+            if _to_numpy(labels, "labels").size != 0:
+                raise ValueError("features has 0 samples but labels is not empty; pass one label per sample")
+            return self
         x = _features_2d(raw)
         lab = _labels_1d(labels, x.shape[0])
         if self._n_features is None:
