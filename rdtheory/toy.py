@@ -273,7 +273,9 @@ def _wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     den = 1 + z * z / n
     mid = (phat + z * z / (2 * n)) / den
     half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
+    lo = 0.0 if k == 0 else max(0.0, mid - half)  # exact end points when no / all trials fail
+    hi = 1.0 if k == n else min(1.0, mid + half)
+    return lo, hi
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,3 +334,245 @@ def task_error_vs_rate(bits: Sequence[int] = (1, 2, 3, 4, 5, 6), *, n_train: int
     """:func:`quantized_task_error` at X and at Y for each number of bits (X first, then Y)."""
     return [quantized_task_error(layer, b, n_train=n_train, n_test=n_test, seed=seed, n_init=n_init)
             for layer in LAYERS for b in bits]
+
+
+# --------------------------------------------------------------------------------------
+# rate-task-distortion on a discretised toy (through the R(D) engine)
+# --------------------------------------------------------------------------------------
+def _grid_axis(lo: float, hi: float, step: float) -> np.ndarray:
+    k = int(round((hi - lo) / step))
+    return np.round(lo + step * np.arange(k + 1), 10)  # round so that v = 2.0 is exactly 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyGrid:
+    r"""A discretised toy: finite sources at X and at Y = g(X) and reproduction alphabets.
+
+    ``x`` (n, 2): the midpoints of an ``n_u`` x ``n_v`` grid of equal-probability cells over
+    each class's rectangle (u cells of width 10/n_u, v cells of width 0.4/n_v), so
+    n = 2 n_u n_v points with ``p_x`` uniform (class priors 1/2). ``y`` (k, 2): the distinct
+    points of g(x) with the pushed-forward probabilities ``p_y`` (g keeps only sgn(u − 5)
+    and v, so k = 4 n_v). ``x_hat``/``y_hat``: reproduction points, a rectangular grid over
+    the bounding box of each layer *including the empty band between the classes* (steps
+    ``du_x``/``du_y`` in u, ``dv`` in v; v = 2 is on it) united with the source points so
+    that zero distortion is reachable. ``labels_*`` are the task labels (0 square, 1 circle).
+    """
+
+    x: np.ndarray
+    p_x: np.ndarray
+    labels_x: np.ndarray
+    x_hat: np.ndarray
+    y: np.ndarray
+    p_y: np.ndarray
+    labels_y: np.ndarray
+    y_hat: np.ndarray
+    n_u: int
+    n_v: int
+    du_x: float
+    du_y: float
+    dv: float
+
+    def layer(self, layer: str):
+        """(points, p, labels, reproductions, back-end) of the source at ``layer``."""
+        if _layer(layer) == "x":
+            return self.x, self.p_x, self.labels_x, self.x_hat, task_model
+        return self.y, self.p_y, self.labels_y, self.y_hat, h
+
+    @property
+    def description(self) -> str:
+        return (f"X: {self.n_u} x {self.n_v} cell midpoints per class ({self.x.shape[0]} points, uniform); "
+                f"Y = g(X): {self.y.shape[0]} points; reproductions: X-hat {self.x_hat.shape[0]} points "
+                f"(du={self.du_x}, dv={self.dv}), Y-hat {self.y_hat.shape[0]} points (du={self.du_y}, dv={self.dv})")
+
+
+def discretize(n_u: int = 20, n_v: int = 4, *, du_x: float = 0.25, du_y: float = 0.1, dv: float = 0.05) -> ToyGrid:
+    """Discretise the toy (see :class:`ToyGrid`; defaults: 160 source points at X, 16 at Y).
+
+    >>> grid = discretize()
+    >>> grid.x.shape, grid.y.shape, round(float(grid.p_y.sum()), 12)
+    ((160, 2), (16, 2), 1.0)
+    """
+    for name, val in (("n_u", n_u), ("n_v", n_v)):
+        if int(val) != val or val < 1:
+            raise ValueError(f"{name} must be a positive integer; got {val}")
+    for name, val in (("du_x", du_x), ("du_y", du_y), ("dv", dv)):
+        if not (np.isfinite(val) and val > 0):
+            raise ValueError(f"{name} must be a positive grid step; got {val}")
+    u = U_RANGE[0] + (np.arange(n_u) + 0.5) * (U_RANGE[1] - U_RANGE[0]) / n_u
+    rows, labels = [], []
+    for c in (SQUARE, CIRCLE):
+        lo, hi = V_RANGE[c]
+        v = lo + (np.arange(n_v) + 0.5) * (hi - lo) / n_v
+        rows.append(np.array([(a, b) for a in u for b in v]))
+        labels.append(np.full(n_u * n_v, c))
+    x, labels_x = np.round(np.concatenate(rows), 12), np.concatenate(labels)
+    p_x = np.full(x.shape[0], 1.0 / x.shape[0])
+    yy = g(x)
+    y, inv = np.unique(np.round(yy, 12), axis=0, return_inverse=True)
+    p_y = np.bincount(inv.ravel(), weights=p_x, minlength=y.shape[0])
+    v_axis = _grid_axis(V_RANGE[SQUARE][0], V_RANGE[CIRCLE][1], dv)
+    box_x = np.array([(a, b) for a in _grid_axis(*U_RANGE, du_x) for b in v_axis])
+    lo_u, hi_u = CENTRE_Y[CIRCLE][0] - RADIUS, CENTRE_Y[SQUARE][0] + RADIUS
+    box_y = np.array([(a, b) for a in _grid_axis(lo_u, hi_u, du_y) for b in v_axis])
+    x_hat = np.unique(np.round(np.r_[box_x, x], 12), axis=0)
+    y_hat = np.unique(np.round(np.r_[box_y, y], 12), axis=0)
+    return ToyGrid(x=x, p_x=p_x, labels_x=labels_x, x_hat=x_hat, y=y, p_y=p_y, labels_y=h(y), y_hat=y_hat,
+                   n_u=int(n_u), n_v=int(n_v), du_x=float(du_x), du_y=float(du_y), dv=float(dv))
+
+
+@dataclasses.dataclass(frozen=True)
+class RateTaskCurve:
+    r"""Rate vs task error along an R(D) curve computed by :mod:`rdtheory.discrete`.
+
+    ``layer`` "x" / "y": the R(D)-optimal codes for *MSE at that layer* (squared l2, sum
+    over coordinates), and the task error they cause, :math:`\Pr[f(X) \ne \hat f(\hat Z)]`
+    (:math:`\hat f = h\circ g` on x̂, h on ŷ), averaged over the optimal test channel.
+    ``layer`` "task": the supervised bound, R(D) of the task-induced distortion
+    :math:`d(x,\hat x) = 1[f(x) \ne f(\hat x)]`, where ``task_error`` is the distortion
+    itself (closed form :math:`1 - h_2(D_T)` bits for D_T <= 1/2) and ``mse`` is NaN.
+    ``rate`` (bits) is BA's upper value and ``rate_lower`` its certified lower bound.
+    """
+
+    layer: str
+    beta: np.ndarray
+    rate: np.ndarray
+    rate_lower: np.ndarray
+    mse: np.ndarray
+    task_error: np.ndarray
+    grid: str
+
+
+def rate_task_distortion(grid: ToyGrid | None = None, *, num: int = 24, tol: float = 1e-7) -> dict[str, RateTaskCurve]:
+    """Rate–task-distortion of each layer of the discretised toy (see :class:`RateTaskCurve`).
+
+    For X and for Y, sweeps the MSE R(D) curve with ``rdtheory.discrete.rd_curve`` (``num``
+    points) and re-solves each slope with ``blahut_arimoto`` to get the optimal test channel
+    q(ẑ|z), from which the task error is exact (a finite sum). Adds the supervised curve
+    for the task-induced distortion. Returns ``{"x": ..., "y": ..., "task": ...}``.
+    """
+    from .discrete import blahut_arimoto, rd_curve, task_induced
+
+    grid = discretize() if grid is None else grid
+    out: dict[str, RateTaskCurve] = {}
+    for key in LAYERS:
+        pts, p, labels, rep, backend = grid.layer(key)
+        d = ((pts[:, None, :] - rep[None, :, :]) ** 2).sum(axis=2)
+        wrong = (labels[:, None] != backend(rep)[None, :]).astype(np.float64)
+        curve = rd_curve(p, d, num=num, tol=tol)
+        betas = np.asarray(curve.beta, dtype=np.float64)
+        rate, lower, mse, err = (np.empty(betas.shape[0]) for _ in range(4))
+        for t, beta in enumerate(betas):
+            res = blahut_arimoto(p, d, float(beta), tol=tol)
+            q = np.asarray(res.q, dtype=np.float64)
+            rate[t], lower[t], mse[t] = float(res.rate), float(res.lower), float(res.distortion)
+            err[t] = float(p @ (q * wrong).sum(axis=1))
+        order = np.argsort(rate)
+        out[key] = RateTaskCurve(layer=key, beta=betas[order], rate=rate[order], rate_lower=lower[order],
+                                 mse=mse[order], task_error=err[order], grid=grid.description)
+    d_task = np.asarray(task_induced(grid.labels_x, 1.0 - np.eye(2)), dtype=np.float64)
+    sup = rd_curve(grid.p_x, d_task, num=num, tol=tol)
+    order = np.argsort(np.asarray(sup.rate))
+    out["task"] = RateTaskCurve(layer="task", beta=np.asarray(sup.beta)[order], rate=np.asarray(sup.rate)[order],
+                                rate_lower=np.asarray(sup.lower)[order], mse=np.full(order.shape[0], np.nan),
+                                task_error=np.asarray(sup.distortion)[order], grid=grid.description)
+    return out
+
+
+def rate_for_task_error(curve: RateTaskCurve, target: float) -> float:
+    """Smallest rate (bits) on ``curve`` whose task error is <= ``target`` (inf if none).
+
+    For the supervised ("task") curve this is R_T(target) up to the curve's sampling; for
+    the MSE curves it is the rate an MSE-optimised code at that layer needs for that error.
+    """
+    ok = np.asarray(curve.task_error) <= target
+    return float(np.min(np.asarray(curve.rate)[ok])) if np.any(ok) else float("inf")
+
+
+# --------------------------------------------------------------------------------------
+# figures (data in, matplotlib Figure out; no file I/O)
+# --------------------------------------------------------------------------------------
+_BIN_COLOURS = ("tab:blue", "tab:orange")
+
+
+def plot_fig2(s: ToySample, q_x: LloydQuantizer, q_y: LloydQuantizer, *, max_points: int = 300):
+    """Fig. 2: the classes at X and at Y (marker = class), coloured by 1-bit MSE bin, with codewords.
+
+    ``q_x``/``q_y`` are 1-bit :class:`LloydQuantizer` s learned at X and at Y; at most
+    ``max_points`` points per class are drawn.
+    """
+    import matplotlib.pyplot as plt
+
+    if q_x.codebook.shape[0] != 2 or q_y.codebook.shape[0] != 2:
+        raise ValueError("plot_fig2 draws 1-bit quantisers; pass lloyd_quantizer(..., bits=1) for q_x and q_y")
+    from matplotlib.lines import Line2D
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0))
+    for ax, key, q, title in ((axes[0], "x", q_x, "input X"), (axes[1], "y", q_y, "intermediate layer Y = g(X)")):
+        pts = s.layer(key)
+        bins = q.encode(pts)
+        for c, marker in ((SQUARE, "s"), (CIRCLE, "o")):
+            idx = np.flatnonzero(s.labels == c)[:max_points]
+            ax.scatter(pts[idx, 0], pts[idx, 1], marker=marker, s=14, facecolors="none", linewidths=0.8,
+                       edgecolors=[_BIN_COLOURS[b] for b in bins[idx]])
+        backend = task_model if key == "x" else h
+        handles = [Line2D([], [], ls="", marker="s", mfc="none", mec="0.3", label="squares"),
+                   Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", label="circles")]
+        for b, (cw, lab) in enumerate(zip(q.codebook, backend(q.codebook))):
+            ax.scatter(*cw, marker="*", s=380, color=_BIN_COLOURS[b], edgecolors="k", zorder=5)
+            handles.append(Line2D([], [], ls="", marker="*", ms=14, color=_BIN_COLOURS[b], mec="k",
+                                  label=f"bin {b}: value ({cw[0]:.2f}, {cw[1]:.2f}), task model says "
+                                        f"{CLASS_NAMES[lab]}"))
+        ax.axhline(2.0, color="0.6", lw=0.8, ls="--")
+        ax.set_xlabel("u")
+        ax.set_ylabel("v")
+        if key == "y":
+            ax.set_aspect("equal", adjustable="datalim")
+        rho = rho_analytic(key).rho
+        ax.set_title(f"{title}: ρ = {rho:.3g}")
+        ax.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  frameon=False)
+    fig.suptitle("Fig. 2 reproduced: circles/squares, optimal 1-bit MSE quantisation (Lloyd) at X and at Y")
+    fig.tight_layout()
+    return fig
+
+
+def plot_rate_task(results: Sequence[QuantizedTaskResult], curves: dict[str, RateTaskCurve] | None = None):
+    """Task error vs rate: Lloyd quantisers (left) and R(D)-optimal MSE codes vs the supervised bound (right)."""
+    import matplotlib.pyplot as plt
+
+    ncols = 2 if curves else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(5.5 * ncols, 4.2), squeeze=False)
+    ax = axes[0, 0]
+    for key, colour in (("x", "tab:red"), ("y", "tab:green")):
+        rs = sorted((r for r in results if r.layer == key), key=lambda r: r.bits)
+        if not rs:
+            continue
+        b = np.array([r.bits for r in rs])
+        e = np.array([r.task_error for r in rs])
+        lo = np.clip(e - np.array([r.task_error_ci[0] for r in rs]), 0, None)
+        hi = np.clip(np.array([r.task_error_ci[1] for r in rs]) - e, 0, None)
+        ax.errorbar(b, e, yerr=[lo, hi], marker="o", color=colour, capsize=3,
+                    label=f"MSE quantiser at {key.upper()}")
+    ax.set_xlabel("rate (bits/sample, fixed-rate Lloyd quantiser)")
+    ax.set_ylabel("task error Pr[f(X) ≠ f̂(quantised)]")
+    ax.set_ylim(-0.02, 0.55)
+    ax.set_title("Lloyd (k-means) quantisers, 95% Wilson intervals")
+    ax.legend()
+    if curves:
+        ax = axes[0, 1]
+        styles = {"x": ("tab:red", "MSE-optimal code at X"), "y": ("tab:green", "MSE-optimal code at Y"),
+                  "task": ("k", "supervised bound R_T(D_T) = 1 − h(D_T)")}
+        for key, (colour, label) in styles.items():
+            if key in curves:
+                c = curves[key]
+                ax.plot(c.rate, c.task_error, marker=".", color=colour, label=label,
+                        ls="--" if key == "task" else "-")
+        ax.set_xlabel("rate (bits/sample, R(D) via Blahut–Arimoto)")
+        ax.set_ylabel("task error")
+        ax.set_ylim(-0.02, 0.55)
+        ax.set_title("discretised toy: rate–task-distortion per layer")
+        ax.legend(fontsize=8)
+        ax.text(0.98, 0.02, next(iter(curves.values())).grid, transform=ax.transAxes, fontsize=5.5,
+                ha="right", va="bottom", wrap=True)
+    fig.tight_layout()
+    return fig
