@@ -152,7 +152,8 @@ def _prepare_y(y, target: str, name: str = "y"):
     if target == "categorical":
         labels, codes = _encode_labels(y, name)
         if labels.size < 2:
-            raise ValueError(f"{name} has a single class ({labels[0]!r}): there is nothing to predict and the "
+            only = labels[0].item() if hasattr(labels[0], "item") else labels[0]
+            raise ValueError(f"{name} has a single class ({only!r}): there is nothing to predict and the "
                              "classifiers cannot be fitted. Check the labels or pass a target with >= 2 classes")
         return codes, labels
     arr = as_finite_array(y, name, ndim=(1, 2))
@@ -188,6 +189,7 @@ def _check_class_counts(codes: np.ndarray, labels: np.ndarray, split) -> None:
     counts = np.bincount(codes, minlength=labels.size)
     if counts.min() < 2:
         bad = labels[int(np.argmin(counts))]
+        bad = bad.item() if hasattr(bad, "item") else bad
         raise ValueError(f"class {bad!r} of y has {counts.min()} sample(s); with a held-out split every class needs "
                          ">= 2 (one to train on, one to evaluate). Merge rare classes, add data or use split='none'")
 
