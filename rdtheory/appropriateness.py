@@ -565,9 +565,12 @@ class TaskAppropriatenessAccumulator:
     statistics apart so that :meth:`interval` can give a delete-one-group jackknife
     confidence interval without a second pass.
 
-    Only ``distortion="mse"`` with ``centroid="optimal"`` can stream: the per-coordinate
-    median (absolute error) and the member-restricted centroid of Eq. 14 depend on every
-    sample, not on O(1) statistics, and are refused with a ValueError.
+    Only ``distortion="mse"`` with ``centroid="optimal"`` can stream in one pass: the
+    per-coordinate median (absolute error) and the member-restricted centroid of Eq. 14
+    depend on every sample, not on O(1) statistics, and are refused with a ValueError. The
+    member-restricted MSE centroid is available with a second pass over the same data,
+    still in O(C·F) memory: :meth:`member_result`. (An exact streaming median needs all the
+    samples; approximate quantile sketches would not give the 1e-10 agreement promised here.)
 
     Parameters
     ----------
@@ -594,7 +597,8 @@ class TaskAppropriatenessAccumulator:
                 f"streaming supports distortion='mse' with centroid='optimal' only (got distortion={distortion!r}, "
                 f"centroid={centroid!r}): the per-coordinate median of absolute error and the member-restricted "
                 f"centroid of Eq. 14 depend on every sample, not on O(1) sufficient statistics. Collect the "
-                f"features and call task_appropriateness(...) instead")
+                f"features and call task_appropriateness(...), or, for the member-restricted MSE centroid, "
+                f"accumulate with the defaults and call member_result(batches) with a second pass over the data")
         _check_choice(normalization, "normalization", NORMALIZATIONS)
         if int(n_groups) != n_groups or n_groups < 1:
             raise ValueError(f"n_groups must be a positive integer (1, or >= 2 for interval()); got {n_groups}")
@@ -741,6 +745,54 @@ class TaskAppropriatenessAccumulator:
             intra = intra / self._n_features
         return rho_from_moments(mean, intra, _priors(priors, n), classes=classes, counts=n,
                                 normalization=self.normalization)
+
+    def member_result(self, batches, *, priors=None) -> TaskAppropriateness:
+        r"""Eq. 14 literally (centroid restricted to cluster members) for MSE, by a second pass.
+
+        The member-restricted MSE centroid is the member closest to the class mean, because
+        :math:`\mathbb{E}\|X - c\|^2 = D^{(i)}_{\text{mean}} + \|\mu_i - c\|^2`. It cannot be
+        found from O(1) statistics, but it can in a second pass over the same data once the
+        means are known, still in O(C·F) memory: ``batches`` is an iterable of
+        ``(features, labels)`` (e.g. the same data loader again). Returns the record with
+        ``centroid="member"``; equals ``task_appropriateness(..., centroid="member")`` when the
+        batches are the data that was accumulated (ties go to the first member seen).
+        """
+        base = self.result(priors=priors)
+        classes = base.classes
+        mu = np.asarray(base.centroids)
+        best = np.full(classes.shape[0], np.inf)
+        best_x = np.zeros_like(mu)
+        seen = np.zeros(classes.shape[0], dtype=np.int64)
+        for item in batches:
+            try:
+                feats, labels = item
+            except (TypeError, ValueError):
+                raise ValueError("batches must yield (features, labels) pairs") from None
+            if _to_numpy(feats, "features").shape[0] == 0:
+                continue
+            x = _features_2d(feats)
+            lab = _labels_1d(labels, x.shape[0])
+            if x.shape[1] != mu.shape[1]:
+                raise ValueError(f"features has {x.shape[1]} values per sample but the accumulated data had "
+                                 f"{mu.shape[1]}; pass the same data again")
+            k = np.searchsorted(classes, lab)
+            k = np.clip(k, 0, classes.shape[0] - 1)
+            if np.any(classes[k] != lab):
+                raise ValueError("labels contain classes that were never accumulated; pass the same data again")
+            d2 = np.einsum("nf,nf->n", x - mu[k], x - mu[k])
+            np.add.at(seen, k, 1)
+            for c in np.unique(k):
+                rows = np.flatnonzero(k == c)
+                j = rows[int(d2[rows].argmin())]
+                if d2[j] < best[c]:
+                    best[c], best_x[c] = d2[j], x[j]
+        if not np.array_equal(seen, np.asarray(base.counts)):
+            raise ValueError(f"the second pass saw {seen.tolist()} samples per class but {base.counts.tolist()} were "
+                             f"accumulated; member_result needs exactly the same data again")
+        scale = self._n_features if self.normalization == "mean" else 1
+        intra = np.asarray(base.intra) + best / scale
+        return rho_from_moments(best_x, intra, base.priors, classes=classes, counts=base.counts,
+                                centroid="member", normalization=self.normalization)
 
     def interval(self, confidence: float = 0.95, *, priors=None) -> RhoInterval:
         r"""Delete-one-group jackknife interval for :math:`\rho` (needs ``n_groups >= 2``).

@@ -278,6 +278,24 @@ def test_accumulator_merge_equals_single_stream(three_class):
     assert abs(merged.rho / task_appropriateness(x, y).rho - 1) < 1e-10
 
 
+def test_member_restricted_mse_by_second_pass(three_class):
+    x, y = three_class
+    batches = [(x[s:s + 37], y[s:s + 37]) for s in range(0, len(y), 37)]
+    for norm in ("sum", "mean"):
+        acc = TaskAppropriatenessAccumulator(normalization=norm)
+        for b in batches:
+            acc.update(*b)
+        ref = task_appropriateness(x, y, centroid="member", normalization=norm)
+        res = acc.member_result(iter(batches))
+        assert res.centroid == "member"
+        assert abs(res.rho / ref.rho - 1) < 1e-10
+        np.testing.assert_array_equal(res.centroids, ref.centroids)
+    with pytest.raises(ValueError, match="exactly the same data"):
+        acc.member_result(batches[:2])
+    with pytest.raises(ValueError, match="never accumulated"):
+        acc.member_result([(x[:3], np.array([7, 7, 7]))])
+
+
 def test_jackknife_interval_covers_and_agrees_with_bootstrap():
     f, n = 3, 3000
     x, y = _gaussians(n, [np.zeros(f), np.full(f, 1.5)], [1.0, 2.0], seed=21)
