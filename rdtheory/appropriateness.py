@@ -687,12 +687,12 @@ class TaskAppropriatenessAccumulator:
         grp = self._rng.integers(0, self.n_groups, x.shape[0]) if self.n_groups > 1 else np.zeros(x.shape[0], int)
         cell = grp * len(self._index) + cls
         cells, inv, cnt = np.unique(cell, return_inverse=True, return_counts=True)
-        order = np.argsort(inv, kind="stable")
-        xs = x[order]
-        starts = np.r_[0, np.cumsum(cnt)[:-1]]
-        mean_b = np.add.reduceat(xs, starts, axis=0) / cnt[:, None]
-        resid = xs - np.repeat(mean_b, cnt, axis=0)
-        m2_b = np.add.reduceat(np.einsum("nf,nf->n", resid, resid), starts)
+        inv = inv.reshape(-1)
+        onehot = np.zeros((cells.shape[0], x.shape[0]))
+        onehot[inv, np.arange(x.shape[0])] = 1.0
+        mean_b = (onehot @ x) / cnt[:, None]  # per-cell sums by BLAS: one pass over the batch
+        resid = x - mean_b[inv]  # two-pass (centred) M2 within the batch: no sum-of-squares cancellation
+        m2_b = np.bincount(inv, weights=np.einsum("nf,nf->n", resid, resid), minlength=cells.shape[0])
         self._merge_into(cells // len(self._index), cells % len(self._index), cnt, mean_b, m2_b)
         return self
 
