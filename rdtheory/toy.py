@@ -554,6 +554,7 @@ def plot_rate_task(results: Sequence[QuantizedTaskResult], curves: dict[str, Rat
         ax.errorbar(b, e, yerr=[lo, hi], marker="o", color=colour, capsize=3,
                     label=f"MSE quantiser at {key.upper()}")
     ax.set_xlabel("rate (bits/sample, fixed-rate Lloyd quantiser)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("task error Pr[f(X) ≠ f̂(quantised)]")
     ax.set_ylim(-0.02, 0.55)
     ax.set_title("Lloyd (k-means) quantisers, 95% Wilson intervals")
@@ -572,7 +573,11 @@ def plot_rate_task(results: Sequence[QuantizedTaskResult], curves: dict[str, Rat
         ax.set_ylim(-0.02, 0.55)
         ax.set_title("discretised toy: rate–task-distortion per layer")
         ax.legend(fontsize=8)
-        ax.text(0.98, 0.02, next(iter(curves.values())).grid, transform=ax.transAxes, fontsize=5.5,
-                ha="right", va="bottom", wrap=True)
     fig.tight_layout()
+    if curves:
+        import textwrap
+
+        note = "Grid: " + next(iter(curves.values())).grid
+        fig.subplots_adjust(bottom=0.24)
+        fig.text(0.5, 0.01, textwrap.fill(note, 150), ha="center", va="bottom", fontsize=7)
     return fig

@@ -362,3 +362,14 @@ def test_accumulator_errors():
         acc.update(np.ones((2, 3)) * [[0.0], [2.0]], [1, 1]).interval()
     with pytest.raises(ValueError, match="n_groups must be a positive integer"):
         TaskAppropriatenessAccumulator(n_groups=0)
+
+
+def test_rho_from_moments_errors():
+    with pytest.raises(ValueError, match="intra has 3 entries but centroids has 2 rows"):
+        rho_from_moments([[0.0], [1.0]], [1.0, 1.0, 1.0], [0.5, 0.5])
+    with pytest.raises(ValueError, match="at least two classes"):
+        rho_from_moments([[0.0, 1.0]], [1.0], [1.0])
+    with pytest.raises(ValueError, match="is infinite"):
+        rho_from_moments([[0.0], [1.0]], [1.0, 0.0], [0.5, 0.5])
+    with pytest.raises(ValueError, match="priors has 3 entries for 2 classes"):
+        rho_from_moments([[0.0], [1.0]], [1.0, 1.0], [0.2, 0.3, 0.5])
