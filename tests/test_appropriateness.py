@@ -373,3 +373,12 @@ def test_rho_from_moments_errors():
         rho_from_moments([[0.0], [1.0]], [1.0, 0.0], [0.5, 0.5])
     with pytest.raises(ValueError, match="priors has 3 entries for 2 classes"):
         rho_from_moments([[0.0], [1.0]], [1.0, 1.0], [0.2, 0.3, 0.5])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import rdtheory.appropriateness as mod
+
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert res.attempted >= 8 and res.failed == 0

@@ -157,3 +157,10 @@ def test_rate_task_distortion_respects_the_supervised_bound():
     assert np.all(x.task_error[x.rate <= 1.0] > 0.4)
     assert toy.rate_for_task_error(y, 0.01) <= 1.05
     assert toy.rate_for_task_error(x, 0.1) > toy.rate_for_task_error(y, 0.1) >= toy.rate_for_task_error(sup, 0.1)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    res = doctest.testmod(toy, optionflags=doctest.ELLIPSIS)
+    assert res.attempted >= 8 and res.failed == 0
