@@ -408,6 +408,9 @@ def task_appropriateness(features, labels, *, distortion: str = "mse", centroid:
     TaskAppropriateness
         rho, rho_i, rho_ij, intra D^(i), inter D^(i,j), centroids, priors, counts, classes.
 
+    The features are copied to float64; for data that does not fit in memory twice (e.g.
+    50,000 x 32,768 feature maps) stream it through :class:`TaskAppropriatenessAccumulator`.
+
     Raises
     ------
     ValueError
