@@ -66,6 +66,8 @@ def test_bad_options(kwargs, match):
 def test_objects_that_are_not_families():
     with pytest.raises(ValueError, match="family must be a predictive family"):
         v_information(X, Y, object())
+    with pytest.raises(ValueError, match=r"instance, not the class LogisticFamily; pass e.g. LogisticFamily\(\)"):
+        v_information(X, Y, LogisticFamily)
 
     class Broken:
         target = "categorical"

@@ -6,9 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from rdtheory.info import mutual_information
 from rdtheory.vinfo import LinearGaussianFamily, TabularFamily, paired_difference, v_information
-from rdtheory.vinfo.examples import (EXAMPLE_JOINT, bias_study, cipher_example, decrypt, digits_tradeoff,
+from rdtheory.vinfo.examples import (bias_study, cipher_example, decrypt, digits_tradeoff,
                                      first_order_bias, one_time_pad, tradeoff_gain)
 
 Z999 = 3.2905  # two-sided 99.9 % normal quantile

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -118,6 +118,9 @@ class Difference:
 # --------------------------------------------------------------------------------------
 
 def _check_family(family) -> str:
+    if isinstance(family, type):
+        raise ValueError(f"family must be an instance, not the class {family.__name__}; "
+                         f"pass e.g. {family.__name__}()")
     target = getattr(family, "target", None)
     if not callable(getattr(family, "fit", None)) or target not in ("categorical", "continuous"):
         raise ValueError(f"family must be a predictive family: an object with .fit(x, y, *, seed, n_classes) "

@@ -23,7 +23,7 @@ A family is any object with
 and a *predictor* is any object with ``log_prob(x, y) -> (n,)`` natural-log likelihoods
 :math:`\log f[x](y)` (nats; the estimators convert to bits). ``x`` is ``None`` for a
 null predictor. Families are frozen dataclasses (pure configuration); fitted predictors
-hold only arrays (and, for sklearn families, the fitted estimator).
+are frozen records of arrays (plus the fitted sklearn estimator or the decoder closure).
 
 Families here
 -------------
