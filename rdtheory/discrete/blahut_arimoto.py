@@ -506,7 +506,7 @@ def blahut_arimoto(p, d, beta, *, tol: float = 1e-7, max_iter: int = 100_000,
 
     Returns
     -------
-    BAResult with ``lower <= R(distortion) <= rate`` (bits).
+    BAResult (fields as numpy arrays) with ``lower <= R(distortion) <= rate`` (bits).
     """
     dt = _check_config(tol, max_iter, method, newton_size, dtype)
     p = probability_vector(p, "p")
@@ -537,7 +537,10 @@ def blahut_arimoto(p, d, beta, *, tol: float = 1e-7, max_iter: int = 100_000,
         if not devices:
             raise ValueError("devices must be None, 'all', or a non-empty sequence of jax devices")
     with jax.enable_x64(dt == np.float64):
-        return _run(p, d, beta, theta0, batch, cfg, dt, devices)
+        out = _run(p, d, beta, theta0, batch, cfg, dt, devices)
+        # numpy out: float64 JAX arrays would be silently truncated to float32 by any
+        # arithmetic done outside this x64 context
+        return jax.tree.map(np.asarray, out)
 
 
 def _run(p, d, beta, theta0, batch, cfg, dt, devices) -> BAResult:
