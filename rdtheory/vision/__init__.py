@@ -1,0 +1,28 @@
+"""Torch side of rdtheory: CIFAR data, models with the paper's layer names, feature taps, training.
+
+Needs the ``torch`` extra (``pip install -e ".[torch]"``); ``import rdtheory`` never imports
+this package. See ``docs/vision.md``.
+
+* :mod:`.data` — CIFAR-10 JPEG zip / ImageFolder / torchvision CIFAR-10/100 as uint8 arrays,
+  a generated fixture, batching, normalisation and augmentation.
+* :mod:`.models` — ``vgg16_bn`` (torchvision ``features`` indices), ``resnet50`` (CIFAR stem),
+  ``cifar_resnet`` (He et al., option A) and the shipped pretrained ResNet-20/56 loader.
+* :mod:`.taps` — forward-hook taps by module name streaming into the ρ accumulator, with a
+  group-bootstrap interval (``rho_profile``).
+* :mod:`.train` — seeded, checkpointed, exactly resumable training (CPU / CUDA / DDP).
+* :mod:`.cli` — ``rdtheory train`` (``add_train_subcommand``, ``main_train``).
+"""
+from .data import (JPEG_VARIANT, MEAN_STD, ImageArrays, load_cifar10_jpeg, load_dataset, load_image_folder,
+                   load_torchvision_cifar, make_fixture, stratified_indices)
+from .models import (PAPER_LAYERS, block_names, build_model, cifar_resnet, load_pretrained_cifar_resnet, resnet50,
+                     vgg16_bn)
+from .taps import GroupedRho, LayerTaps, Profile, balanced_groups, collect_features, resolve_layers, rho_profile
+from .train import CONFIGS, TrainConfig, config_for, evaluate, load_trained, train
+
+__all__ = [
+    "JPEG_VARIANT", "MEAN_STD", "ImageArrays", "load_cifar10_jpeg", "load_dataset", "load_image_folder",
+    "load_torchvision_cifar", "make_fixture", "stratified_indices", "PAPER_LAYERS", "block_names", "build_model",
+    "cifar_resnet", "load_pretrained_cifar_resnet", "resnet50", "vgg16_bn", "GroupedRho", "LayerTaps", "Profile",
+    "balanced_groups", "collect_features", "resolve_layers", "rho_profile", "CONFIGS", "TrainConfig", "config_for",
+    "evaluate", "load_trained", "train",
+]
