@@ -57,6 +57,8 @@ def resolve_layers(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Modu
     mods = dict(model.named_modules())
     out: dict[str, nn.Module | None] = {}
     for name in layers:
+        if name in out:
+            raise ValueError(f"layer {name!r} listed twice in layers; pass each name once")
         if name == INPUT:
             out[name] = None
         elif name in mods and name != "":
@@ -66,8 +68,6 @@ def resolve_layers(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Modu
             top = [m for m in mods if m and "." not in m]
             raise ValueError(f"unknown layer name {name!r} for {type(model).__name__}: pass 'input' or a name from "
                              f"model.named_modules(){f'; did you mean {close}' if close else ''} (top-level: {top})")
-        if name in list(out)[:-1]:
-            raise ValueError(f"layer {name!r} listed twice in layers")
     return out
 
 
@@ -128,8 +128,8 @@ def hash_groups(ids, n_groups: int, seed: int = 0) -> np.ndarray:
     For streams whose size is not known in advance (e.g. one shard per DDP rank): depends
     only on the sample's index, not on the batch order or the number of workers.
     """
-    z = (np.asarray(ids, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15) * np.uint64(seed + 1))
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # wrap-around uint64 arithmetic is the point of the hash
+        z = np.asarray(ids, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15) * np.uint64(seed + 1)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
@@ -386,6 +386,6 @@ def collect_features(model: nn.Module, data: ImageArrays, layers: Sequence[str],
     with LayerTaps(model, names, keep) as taps:
         for idx in iterate_batches(len(data), batch_size):
             raw = data.images[idx]
-            taps.feed_input(torch.from_numpy(raw).permute(0, 3, 1, 2).float() / 255.0)
+            taps.feed_input(torch.from_numpy(raw).permute(0, 3, 1, 2).double() / 255.0)
             model(to_tensor(raw, mean_std, device=device))
     return {n: np.concatenate(c) for n, c in chunks.items()}
