@@ -157,7 +157,7 @@ def test_streaming_rho_equals_one_shot(splits):
     model = vgg16_bn(num_classes=4, width=0.125)
     layers = ["input", "features.19", "features.32", "classifier"]
     prof = rho_profile(model, test, layers, batch_size=7, n_groups=2, n_boot=50, progress=False)
-    feats = collect_features(model, test, layers, batch_size=13, dtype=np.float64)
+    feats = collect_features(model, test, layers, batch_size=7, dtype=np.float64)  # same float32 features
     for name in layers:
         one_shot = task_appropriateness(feats[name], test.labels).rho
         assert prof[name].rho == pytest.approx(one_shot, rel=1e-9), name
