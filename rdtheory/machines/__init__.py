@@ -1,0 +1,35 @@
+r"""Coding-for-machines theory on finite task models (Sec. II of the reference paper).
+
+- :mod:`~rdtheory.machines.model` — :class:`FiniteTaskModel`: p(x) and layer maps X -> Y -> T
+- :mod:`~rdtheory.machines.rates` — :func:`rate_x`, :func:`rate_y`, :func:`rate_xy` (Eqs. 5, 6, 8, 11)
+  for any cut layer and distortion target, certified by the R(D) engine
+- :mod:`~rdtheory.machines.optimal_sets` — X-optimal sets, :func:`induced_distortion_set`,
+  Theorem 4's merge
+- :mod:`~rdtheory.machines.theorems` — one checker per theorem/corollary (Theorems 1-4,
+  Corollaries 2.1-4.2), returning :class:`TheoremCheck` records
+- :mod:`~rdtheory.machines.instances` — seeded random models, structured cases, counterexamples
+
+All rates in bits. See ``docs/machines.md``.
+"""
+from . import instances
+from .model import FiniteTaskModel
+from .optimal_sets import (InducedDistortionSet, MergeCandidate, induced_distortion_set, induced_set,
+                           merge_candidates, merge_rate_drop, merge_reproductions)
+from .rates import (RatePoints, RateProblem, certified_rates, mutual_information, rate, rate_curve, rate_problem,
+                    rate_x, rate_xy, rate_y, stack_problems)
+from .theorems import (SLACK, Side, TheoremCheck, check_corollary21, check_corollary22, check_corollary23,
+                       check_corollary24, check_corollary31, check_corollary32, check_corollary41, check_corollary42,
+                       check_theorem1, check_theorem2, check_theorem2a, check_theorem3, check_theorem4,
+                       covering_condition, distortion_grid, image_condition, theorem2a_condition)
+
+__all__ = [
+    "FiniteTaskModel", "instances",
+    "RateProblem", "RatePoints", "rate_problem", "certified_rates", "rate", "rate_x", "rate_y", "rate_xy",
+    "rate_curve", "mutual_information", "stack_problems",
+    "InducedDistortionSet", "induced_distortion_set", "induced_set", "MergeCandidate", "merge_reproductions",
+    "merge_rate_drop", "merge_candidates",
+    "SLACK", "Side", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",
+    "distortion_grid", "check_theorem1", "check_theorem2", "check_theorem2a", "check_corollary21",
+    "check_corollary22", "check_corollary23", "check_corollary24", "check_theorem3", "check_corollary31",
+    "check_corollary32", "check_theorem4", "check_corollary41", "check_corollary42",
+]

@@ -1,0 +1,506 @@
+r"""One checker per theorem and corollary of Sec. II, with certified tolerances.
+
+Each checker takes a model (or a list of models of one shape, solved together with ``vmap``)
+and a distortion grid, computes every side of the statement with the engine's certified
+bounds, evaluates the theorem's *hypothesis* on each model, and returns a
+:class:`TheoremCheck`. How a relation is judged (bits; ``lo``/``up`` are certified bounds):
+
+- ``=`` (a chain of equal rates): ``violation = max_{i,j} lo_i - up_j``; it holds when
+  ``violation <= slack`` — the certified intervals overlap, i.e. :math:`|R_i - R_j|` is no
+  larger than the sum of the certified errors.
+- ``<=``: ``violation = lo_lhs - up_rhs``, holds when ``<= slack``.
+- ``<`` (strict): ``violation = up_lhs - lo_rhs``, holds when ``< -slack``: the gap must
+  exceed the certified errors. ``margin = -violation`` is the certified strict gap.
+
+``slack`` is :data:`SLACK` (float64 headroom: the bounds are evaluated in the log domain to
+~1e-14 bits, and the mixture's distortion equals D to ~1e-16 relative) plus, for Theorems
+3/4 and their corollaries, what the numerical witness adds (documented per checker).
+
+The hypotheses are those the proofs (Appendix A) use:
+
+- Theorem 2: :math:`h(\hat{\mathcal Y}) \subseteq \mathcal I_f(\hat{\mathcal X})` (image
+  condition) *and* the inclusion behind [17]'s :math:`R_Y \le R_X`,
+  :math:`f(\hat{\mathcal X}) \subseteq h(\hat{\mathcal Y})` (automatic when
+  :math:`g(\hat{\mathcal X}) \subseteq \hat{\mathcal Y}`, e.g. with default alphabets).
+- Theorem 2.A: for every reproduction :math:`\hat y` with :math:`h(\hat y) \notin \mathcal I_f`
+  there is one substitute output :math:`t' \in \mathcal I_f` that is no worse for **every**
+  y with :math:`p(y) > 0` (the proof's :math:`\tilde y(\hat y)` depends on :math:`\hat y`
+  only, to keep :math:`Y \to \hat Y \to \tilde Y` Markov). A per-y reading is not enough:
+  :func:`~rdtheory.machines.instances.image_condition_counterexample`.
+- Theorem 4: the *task-minimising* X-optimal code (footnote 12) has two reproductions of
+  positive mass with equal task output and different posteriors.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from .model import FiniteTaskModel, Layer
+from .optimal_sets import induced_set, merge_candidates
+from .rates import certified_rates, rate_problem, stack_problems
+
+__all__ = ["SLACK", "Side", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",
+           "check_theorem1", "check_theorem2", "check_theorem2a", "check_corollary21", "check_corollary22",
+           "check_corollary23", "check_corollary24", "check_theorem3", "check_corollary31",
+           "check_corollary32", "check_theorem4", "check_corollary41", "check_corollary42", "distortion_grid"]
+
+#: Float headroom (bits) added to every certified comparison; see the module docstring.
+SLACK = 1e-9
+
+
+@dataclasses.dataclass(frozen=True)
+class Side:
+    """One side of a statement: certified ``lower <= R <= rate`` (bits) at distortions ``D``, all (B, K)."""
+
+    label: str
+    D: np.ndarray
+    rate: np.ndarray
+    lower: np.ndarray
+
+    @property
+    def gap(self) -> np.ndarray:
+        return self.rate - self.lower
+
+
+@dataclasses.dataclass(frozen=True)
+class TheoremCheck:
+    """Result of a checker (arrays over B models and K distortions).
+
+    name / statement: the paper's label and formula. relation: ``=``, ``<=`` or ``<``.
+    sides: the rates compared, in the order of the statement. condition: (B,) whether the
+    theorem's hypothesis holds for each model (``condition_text`` says which). violation and
+    slack: see the module docstring (bits). details: checker-specific extras.
+    """
+
+    name: str
+    statement: str
+    relation: str
+    sides: tuple
+    condition: np.ndarray
+    condition_text: str
+    violation: np.ndarray
+    slack: np.ndarray
+    details: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def holds(self) -> np.ndarray:
+        """(B, K) whether the relation is certified within tolerance at each point."""
+        if self.relation == "<":
+            return self.violation < -self.slack
+        return self.violation <= self.slack
+
+    @property
+    def applicable(self) -> np.ndarray:
+        """(B,) models on which the hypothesis holds (the statement is claimed)."""
+        return self.condition
+
+    @property
+    def verified(self) -> bool:
+        """True when the relation holds at every point of every model satisfying the hypothesis."""
+        return bool(np.all(self.holds[self.condition]))
+
+    @property
+    def worst(self) -> float:
+        """Largest ``violation - slack`` over applicable points (<= 0 for ``=``/``<=`` means
+        verified; for ``<`` it must be < 0, and ``-worst`` is the smallest certified strict gap)."""
+        v = (self.violation - self.slack)[self.condition]
+        return float(v.max()) if v.size else float("nan")
+
+    @property
+    def max_certified_error(self) -> float:
+        """Largest certified error (rate - lower) of any side at an applicable point (bits)."""
+        gaps = [s.gap[self.condition] for s in self.sides]
+        return float(max((g.max() for g in gaps if g.size), default=float("nan")))
+
+    @property
+    def max_difference(self) -> float:
+        """For ``=``: certified upper bound on :math:`\max |R_i - R_j|` over applicable points
+        (``max_ij up_i - lo_j``, bits); for ``<=``/``<``: the largest ``up_rhs - lo_lhs``... see
+        :attr:`worst` instead (NaN)."""
+        if self.relation != "=" or not self.condition.any():
+            return float("nan")
+        v = max(float((a.rate - b.lower)[self.condition].max()) for a in self.sides for b in self.sides if a is not b)
+        return v
+
+    def summary(self) -> dict:
+        return {"name": self.name, "statement": self.statement, "instances": int(self.condition.size),
+                "applicable": int(self.condition.sum()), "points": int(self.holds[self.condition].size),
+                "verified": self.verified, "worst_violation_minus_slack": self.worst,
+                "max_certified_error": self.max_certified_error, "max_difference_bound": self.max_difference}
+
+
+# ----------------------------------------------------------------------------- conditions
+def _reach(model: FiniteTaskModel, layer: Layer, target: Layer) -> set:
+    k = model.index(layer)
+    return set(model.push(k, target)[model.reproductions[k]].tolist())
+
+
+def image_condition(model: FiniteTaskModel, cut: Layer = 1, target: Layer = -1, reference: Layer = 0) -> bool:
+    r"""Theorem 2's image condition :math:`h(\hat{\mathcal Y}) \subseteq \mathcal I_f(\hat{\mathcal X})`.
+
+    The outputs at ``target`` of the cut layer's reproductions lie among those of the
+    reference layer's reproductions (the input's by default; with the default
+    :math:`\hat{\mathcal X} = \mathcal X` this is :math:`\mathcal I_f(\mathcal X)`).
+    ``cut = target`` (e.g. Cor. 2.4) reads :math:`\hat{\mathcal Y}_2 \subseteq \varphi(\hat{\mathcal X})`.
+    """
+    return _reach(model, cut, target) <= _reach(model, reference, target)
+
+
+def covering_condition(model: FiniteTaskModel, cut: Layer = 1, target: Layer = -1, reference: Layer = 0) -> bool:
+    r"""The inclusion behind [17]'s :math:`R_Y \le R_X`: :math:`f(\hat{\mathcal X}) \subseteq h(\hat{\mathcal Y})`
+    (true whenever :math:`g(\hat{\mathcal X}) \subseteq \hat{\mathcal Y}`, e.g. default alphabets)."""
+    return _reach(model, reference, target) <= _reach(model, cut, target)
+
+
+def theorem2a_condition(model: FiniteTaskModel, cut: Layer = 1, target: Layer = -1, reference: Layer = 0,
+                        *, uniform: bool = True) -> tuple[bool, dict]:
+    r"""Theorem 2.A's substitute condition, with a witness.
+
+    For every output :math:`t = h(\hat y)` of a cut-layer reproduction outside the reference
+    image :math:`\mathcal I`, find :math:`t' \in \mathcal I` with
+    :math:`d_T(z, t') \le d_T(z, t)` for **all** task values z of positive probability
+    (``uniform=True``, the form the proof needs). ``uniform=False`` checks the weaker,
+    per-z reading (a t' for each z separately), which does *not* imply the theorem.
+
+    Returns ``(holds, witness)`` with witness ``{t: t' or None}`` (per-z: ``{t: {z: t'}}``).
+    """
+    t_idx = model.index(target)
+    image = sorted(_reach(model, reference, target))
+    outside = sorted(_reach(model, cut, target) - set(image))
+    d = model.distortions[t_idx]
+    support = np.flatnonzero(model.marginal(t_idx) > 0)
+    witness, ok = {}, True
+    for t in outside:
+        if uniform:
+            good = [s for s in image if np.all(d[support, s] <= d[support, t])]
+            witness[t] = good[0] if good else None
+            ok &= bool(good)
+        else:
+            per = {}
+            for z in support:
+                good = [s for s in image if d[z, s] <= d[z, t]]
+                per[int(z)] = good[0] if good else None
+                ok &= bool(good)
+            witness[t] = per
+    return ok, witness
+
+
+# --------------------------------------------------------------------------------- helpers
+def _models(models) -> list[FiniteTaskModel]:
+    ms = [models] if isinstance(models, FiniteTaskModel) else list(models)
+    if not ms:
+        raise ValueError("models must be a FiniteTaskModel or a non-empty list of them")
+    return ms
+
+
+def distortion_grid(models, fractions=(0.1, 0.3, 0.5, 0.7, 0.9), *, problems=()) -> np.ndarray:
+    r"""Distortions ``D = D_lo + frac (D_hi - D_lo)`` per model, shape (B, K).
+
+    ``problems`` are ``(cut, target, direct)`` triples; ``D_lo`` is the largest least
+    achievable distortion and ``D_hi`` the largest zero-rate distortion among them, so every
+    side is finite at every D (a side at ``D >= its D_max`` is exactly 0).
+    """
+    ms = _models(models)
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.ndim != 1 or np.any(fr <= 0) or np.any(fr >= 1):
+        raise ValueError(f"fractions must be a 1-D list of numbers in (0, 1); got {fractions!r}")
+    out = []
+    for m in ms:
+        lo, hi = [], []
+        for cut, target, direct in problems:
+            pr = rate_problem(m, cut=cut, target=target, direct=direct)
+            lo.append(float(pr.p @ pr.d.min(1)))
+            hi.append(float((pr.p @ pr.d).min()))
+        out.append(max(lo) + fr * (max(hi) - max(lo)))
+    return np.array(out)
+
+
+def _as_grid(models, D, fractions, problems) -> np.ndarray:
+    ms = _models(models)
+    if D is None:
+        return distortion_grid(ms, fractions, problems=problems)
+    D = np.asarray(D, dtype=np.float64)
+    if D.ndim <= 1:
+        return np.broadcast_to(np.atleast_1d(D)[None, :], (len(ms), np.atleast_1d(D).size)).copy()
+    if D.shape[0] != len(ms):
+        raise ValueError(f"D must be (K,) or (B, K) with B = {len(ms)} models; got shape {D.shape}")
+    return D
+
+
+def _side(models, D, *, cut, target, direct=False, label="", tol=1e-7) -> Side:
+    p, d = stack_problems(rate_problem(m, cut=cut, target=target, direct=direct) for m in models)
+    pts = certified_rates(p, d, D, tol=tol)
+    return Side(label, D, pts.rate, pts.lower)
+
+
+def _chain_violation(sides) -> np.ndarray:
+    v = np.full(sides[0].rate.shape, -np.inf)
+    for a in sides:
+        for b in sides:
+            if a is not b:
+                v = np.maximum(v, a.lower - b.rate)
+    return v
+
+
+def _equality(name, statement, models, D, side_specs, condition, condition_text, tol, details=None):
+    sides = tuple(_side(models, D, cut=c, target=t, direct=dr, label=lab, tol=tol) for lab, c, t, dr in side_specs)
+    viol = _chain_violation(sides)
+    return TheoremCheck(name, statement, "=", sides, np.asarray(condition, dtype=bool), condition_text, viol,
+                        np.full(viol.shape, SLACK), details or {})
+
+
+def _name(m: FiniteTaskModel, layer: Layer) -> str:
+    return m.names[m.index(layer)]
+
+
+# ------------------------------------------------------------------------- Theorems 1, 2
+def check_theorem1(models, D=None, *, cut: Layer = 1, target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
+                   tol: float = 1e-7) -> TheoremCheck:
+    r"""Theorem 1: :math:`R_{XY}(D;T) = R_Y(D;T)` (direct coding = model splitting), no hypothesis.
+
+    With ``target`` a hidden layer this is Corollary 2.3's :math:`R_{XY}(D;Y) = R_Y(D;Y)`.
+    """
+    ms = _models(models)
+    y, t = _name(ms[0], cut), _name(ms[0], target)
+    D = _as_grid(ms, D, fractions, [(cut, target, True), (cut, target, False)])
+    return _equality("Theorem 1", f"R_X{y}(D;{t}) = R_{y}(D;{t})", ms, D,
+                     [(f"R_X{y}(D;{t})", cut, target, True), (f"R_{y}(D;{t})", cut, target, False)],
+                     np.ones(len(ms), bool), "none (holds for every model)", tol)
+
+
+def check_theorem2(models, D=None, *, cut: Layer = 1, target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
+                   tol: float = 1e-7) -> TheoremCheck:
+    r"""Theorem 2: :math:`R_X(D;T) = R_Y(D;T)` if :math:`h(\hat{\mathcal Y}) \subseteq \mathcal I_f(\mathcal X)`.
+
+    ``details['splitting_le']`` is the violation of [17]'s :math:`R_Y \le R_X` (checked on
+    every model whose covering inclusion holds, whatever the image condition);
+    ``details['strict_gap']`` the certified :math:`R_X - R_Y` where it exceeds the errors.
+    """
+    ms = _models(models)
+    y, t = _name(ms[0], cut), _name(ms[0], target)
+    D = _as_grid(ms, D, fractions, [(0, target, False), (cut, target, False)])
+    img = np.array([image_condition(m, cut, target) for m in ms])
+    cov = np.array([covering_condition(m, cut, target) for m in ms])
+    chk = _equality("Theorem 2", f"R_X(D;{t}) = R_{y}(D;{t})", ms, D,
+                    [(f"R_X(D;{t})", 0, target, False), (f"R_{y}(D;{t})", cut, target, False)],
+                    img & cov, f"h({y}^) within I_f(X^) (and f(X^) within h({y}^))", tol)
+    rx, ry = chk.sides
+    return dataclasses.replace(chk, details={"image_condition": img, "covering": cov,
+                                             "splitting_le": ry.lower - rx.rate,
+                                             "strict_gap": rx.lower - ry.rate})
+
+
+def check_theorem2a(models, D=None, *, cut: Layer = 1, target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
+                    tol: float = 1e-7) -> TheoremCheck:
+    r"""Theorem 2.A: :math:`R_X(D;T) = R_Y(D;T)` under the substitute condition
+    (:func:`theorem2a_condition`, uniform form) — for models that break the image condition."""
+    ms = _models(models)
+    y, t = _name(ms[0], cut), _name(ms[0], target)
+    D = _as_grid(ms, D, fractions, [(0, target, False), (cut, target, False)])
+    cond = np.array([theorem2a_condition(m, cut, target)[0] and covering_condition(m, cut, target) for m in ms])
+    img = np.array([image_condition(m, cut, target) for m in ms])
+    chk = _equality("Theorem 2.A", f"R_X(D;{t}) = R_{y}(D;{t})", ms, D,
+                    [(f"R_X(D;{t})", 0, target, False), (f"R_{y}(D;{t})", cut, target, False)],
+                    cond, "every out-of-image output has one in-image substitute no worse for every y", tol)
+    rx, ry = chk.sides
+    return dataclasses.replace(chk, details={"image_condition": img, "strict_gap": rx.lower - ry.rate})
+
+
+def check_corollary21(models, D=None, *, cuts=(1, 2), target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
+                      tol: float = 1e-7) -> TheoremCheck:
+    r"""Corollary 2.1: :math:`R_{Y_2}(D;T) = R_{Y_1}(D;T) = R_X(D;T)` under the image condition at both cuts."""
+    ms = _models(models)
+    c1, c2 = cuts
+    y1, y2, t = _name(ms[0], c1), _name(ms[0], c2), _name(ms[0], target)
+    D = _as_grid(ms, D, fractions, [(0, target, False), (c1, target, False), (c2, target, False)])
+    cond = np.array([all(image_condition(m, c, target) and covering_condition(m, c, target) for c in cuts) for m in ms])
+    return _equality("Corollary 2.1", f"R_{y2}(D;{t}) = R_{y1}(D;{t}) = R_X(D;{t})", ms, D,
+                     [(f"R_{y2}(D;{t})", c2, target, False), (f"R_{y1}(D;{t})", c1, target, False),
+                      (f"R_X(D;{t})", 0, target, False)], cond, f"image condition at {y1} and at {y2}", tol)
+
+
+def check_corollary22(models, D=None, *, cuts=(1, 2), target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
+                      tol: float = 1e-7) -> TheoremCheck:
+    r"""Corollary 2.2: :math:`R_{Y_2} = R_{XY_2} = R_{XY_1} = R_{Y_1}` (all at (D;T)) under Cor. 2.1's conditions."""
+    ms = _models(models)
+    c1, c2 = cuts
+    y1, y2, t = _name(ms[0], c1), _name(ms[0], c2), _name(ms[0], target)
+    D = _as_grid(ms, D, fractions, [(c1, target, False), (c2, target, False)])
+    cond = np.array([all(image_condition(m, c, target) and covering_condition(m, c, target) for c in cuts) for m in ms])
+    return _equality("Corollary 2.2", f"R_{y2} = R_X{y2} = R_X{y1} = R_{y1} (D;{t})", ms, D,
+                     [(f"R_{y2}(D;{t})", c2, target, False), (f"R_X{y2}(D;{t})", c2, target, True),
+                      (f"R_X{y1}(D;{t})", c1, target, True), (f"R_{y1}(D;{t})", c1, target, False)],
+                     cond, f"image condition at {y1} and at {y2}", tol)
+
+
+def check_corollary23(models, D=None, *, cut: Layer = 1, target: Layer | None = None,
+                      fractions=(0.1, 0.3, 0.5, 0.7, 0.9), tol: float = 1e-7) -> TheoremCheck:
+    r"""Corollary 2.3: :math:`R_{XY}(D;Y) = R_Y(D;Y)` (distortion at the cut layer), no hypothesis.
+
+    ``target`` defaults to the cut layer; any layer at or after it also works (Theorem 1's logic).
+    """
+    chk = check_theorem1(models, D, cut=cut, target=cut if target is None else target, fractions=fractions, tol=tol)
+    return dataclasses.replace(chk, name="Corollary 2.3")
+
+
+def check_corollary24(models, D=None, *, cut: Layer = 1, target: Layer = 2, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
+                      tol: float = 1e-7) -> tuple[TheoremCheck, TheoremCheck]:
+    r"""Corollary 2.4, both parts, with distortion at the distillation point ``target`` (Y_2).
+
+    (a) :math:`R_{XY_2}(D;Y_2) = R_{Y_2}(D;Y_2) = R_X(D;Y_2)` — hypothesis: Theorem 2 (or 2.A)
+    for the task "output Y_2": :math:`\hat{\mathcal Y}_2 \subseteq g(\hat{\mathcal X})` (or
+    dominated substitutes), plus the covering inclusion.
+    (b) :math:`R_{XY_1}(D;Y_2) = R_{Y_1}(D;Y_2) = R_{Y_2}(D;Y_2)` — hypothesis: the same with
+    :math:`Y_1` as the input: :math:`\hat{\mathcal Y}_2 \subseteq g_2(\hat{\mathcal Y}_1)`.
+    """
+    ms = _models(models)
+    y1, y2 = _name(ms[0], cut), _name(ms[0], target)
+
+    def cond(ref):
+        return np.array([(image_condition(m, target, target, ref) or theorem2a_condition(m, target, target, ref)[0])
+                         and covering_condition(m, target, target, ref) for m in ms])
+
+    D = _as_grid(ms, D, fractions, [(0, target, False), (cut, target, False), (target, target, False)])
+    a = _equality("Corollary 2.4a", f"R_X{y2}(D;{y2}) = R_{y2}(D;{y2}) = R_X(D;{y2})", ms, D,
+                  [(f"R_X{y2}(D;{y2})", target, target, True), (f"R_{y2}(D;{y2})", target, target, False),
+                   (f"R_X(D;{y2})", 0, target, False)], cond(0), f"Thm 2/2.A condition for target {y2}, input X", tol)
+    b = _equality("Corollary 2.4b", f"R_X{y1}(D;{y2}) = R_{y1}(D;{y2}) = R_{y2}(D;{y2})", ms, D,
+                  [(f"R_X{y1}(D;{y2})", cut, target, True), (f"R_{y1}(D;{y2})", cut, target, False),
+                   (f"R_{y2}(D;{y2})", target, target, False)], cond(cut),
+                  f"Thm 2/2.A condition for target {y2}, input {y1}", tol)
+    return a, b
+
+
+# -------------------------------------------------------------------- Theorems 3, 4 family
+def _supervised(name, statement, models, D, *, cut, target, strict, fractions, tol, labels_at, convex=True):
+    """Shared machinery: RHS = R_C(D_C;C); D* = min of the induced distortion at ``target``
+    over C-optimal codes; LHS = R_C(D*;target). Strict checks certify with the convex outer
+    bound on D*; the condition is Theorem 4's merge on the task-minimising witness."""
+    ms = _models(models)
+    D = _as_grid(ms, D, fractions, [(cut, cut, False)])
+    B, K = D.shape
+    opt = [rate_problem(m, cut=cut, target=cut) for m in ms]
+    ind = [rate_problem(m, cut=cut, target=target) for m in ms]
+    p, d = stack_problems(opt)
+    _, e = stack_problems(ind)
+    rhs = certified_rates(p, d, D, tol=tol, beta_rtol=1e-9)
+    d_w = np.zeros((B, K))
+    defect = np.zeros((B, K))
+    d_lo = np.full((B, K), np.nan)
+    drop = np.zeros((B, K))
+    cand = np.zeros((B, K), dtype=bool)
+    widths = np.zeros((B, K))
+    for b in range(B):
+        labels = ms[b].push(cut, labels_at)[opt[b].reproductions]
+        for k in range(K):
+            pt = type(rhs)(*(np.asarray(x)[b, k] for x in rhs))
+            s = induced_set(p[b], d[b], e[b], D[b, k], method="gibbs", point=pt)
+            d_w[b, k] = float(np.einsum("nm,n->", s.argmin * e[b], p[b]))
+            defect[b, k] = max(0.0, float(s.witness_rate[0]) - float(rhs.rate[b, k]))
+            widths[b, k] = s.width
+            cs = merge_candidates(p[b], s.argmin, labels, mass_tol=1e-6, posterior_tol=1e-6)
+            cand[b, k] = bool(cs) and cs[0].rate_drop > 1e-9
+            drop[b, k] = cs[0].rate_drop if cs else 0.0
+            if strict and convex:
+                d_lo[b, k] = induced_set(p[b], d[b], e[b], D[b, k], method="convex", point=pt).minimum
+    lhs_w = certified_rates(p, e, np.maximum(d_w, _dmin(p, e)[:, None]), tol=tol)
+    src, tgt = _name(ms[0], cut), _name(ms[0], target)
+    rhs_side = Side(f"R_{src}(D_{src};{src})", D, rhs.rate, rhs.lower)
+    if strict:
+        D_lhs = np.maximum(np.where(np.isnan(d_lo), d_w, d_lo), _dmin(p, e)[:, None])
+        lhs = certified_rates(p, e, D_lhs, tol=tol)
+        lhs_side = Side(f"R_{src}(D_{tgt}^min;{tgt})", D_lhs, lhs.rate, lhs.lower)
+        viol = lhs.rate - rhs.lower
+        slack = np.full(viol.shape, SLACK)
+        cond = cand.all(1)
+        ctext = (f"task-minimising {src}-optimal code has two used reproductions with equal output at "
+                 f"{_name(ms[0], labels_at)} and different posteriors")
+    else:
+        lhs_side = Side(f"R_{src}(D_{tgt}^min;{tgt})", d_w, lhs_w.rate, lhs_w.lower)
+        viol = lhs_w.lower - rhs.rate
+        # the witness is optimal only to the LP's tolerance: the proof's step R(D_w) <= I(W)
+        # then gives lo_lhs <= I(W) = up_rhs + defect
+        slack = SLACK + defect
+        cond = np.ones(B, dtype=bool)
+        ctext = "none (D > 0)"
+    details = {"D_min_witness": d_w, "D_min_outer": d_lo, "witness_defect_bits": defect,
+               "merge_rate_drop": drop, "merge_condition": cand, "induced_width": widths,
+               "lhs_at_witness_upper": lhs_w.rate, "lhs_at_witness_lower": lhs_w.lower}
+    return TheoremCheck(name, statement, "<" if strict else "<=", (lhs_side, rhs_side), cond, ctext, viol,
+                        slack, details)
+
+
+def _dmin(p, e):
+    return np.einsum("bn,bn->b", p, e.min(-1))
+
+
+def check_theorem3(models, D=None, *, target: Layer = -1, fractions=(0.2, 0.5, 0.8), tol: float = 1e-7) -> TheoremCheck:
+    r"""Theorem 3: :math:`R_X(D_T^{\min};T) \le R_X(D_X;X)`, :math:`D_T^{\min} = \min\mathcal D_T^*(D_X;X)`.
+
+    ``D`` is the grid of :math:`D_X`. :math:`D_T^{\min}` is taken at the ``gibbs`` witness
+    (:func:`~rdtheory.machines.induced_set`); ``slack`` adds the witness's optimality
+    defect :math:`\max(0, I(W) - \overline{R}_X(D_X;X))`.
+    """
+    return _supervised("Theorem 3", "R_X(D_T^min;T) <= R_X(D_X;X)", models, D, cut=0, target=target, strict=False,
+                       fractions=fractions, tol=tol, labels_at=target)
+
+
+def check_corollary31(models, D=None, *, cut: Layer = 1, target: Layer = -1, fractions=(0.2, 0.5, 0.8),
+                      tol: float = 1e-7) -> TheoremCheck:
+    r"""Corollary 3.1: :math:`R_Y(D_T^{\min};T) \le R_Y(D_Y;Y)`, :math:`D_T^{\min} = \min\mathcal D_T^*(D_Y;Y)`.
+
+    The corollary also writes :math:`R_X(D_Y;Y) = R_Y(D_Y;Y)`; that is Theorem 2 with target Y
+    and needs :math:`\hat{\mathcal Y} \subseteq g(\hat{\mathcal X})` (or 2.A's substitute).
+    ``details['x_equals_y']`` holds that equality check (a :class:`TheoremCheck`).
+    """
+    ms = _models(models)
+    chk = _supervised("Corollary 3.1", "R_Y(D_T^min;T) <= R_Y(D_Y;Y)", models, D, cut=cut, target=target,
+                      strict=False, fractions=fractions, tol=tol, labels_at=target)
+    y = _name(ms[0], cut)
+    cond = np.array([(image_condition(m, cut, cut) or theorem2a_condition(m, cut, cut)[0])
+                     and covering_condition(m, cut, cut) for m in ms])
+    eq = _equality("Corollary 3.1 (equality part)", f"R_X(D_{y};{y}) = R_{y}(D_{y};{y})", ms, chk.sides[1].D,
+                   [(f"R_X(D;{y})", 0, cut, False), (f"R_{y}(D;{y})", cut, cut, False)], cond,
+                   f"{y}^ within g(X^) (Theorem 2 with target {y})", tol)
+    return dataclasses.replace(chk, details={**chk.details, "x_equals_y": eq})
+
+
+def check_corollary32(models, D=None, *, target: Layer = 1, fractions=(0.2, 0.5, 0.8), tol: float = 1e-7) -> TheoremCheck:
+    r"""Corollary 3.2: :math:`R_X(D_Y^{\min};Y) \le R_X(D_X;X)`, :math:`D_Y^{\min} = \min\mathcal D_Y^*(D_X;X)`."""
+    return _supervised("Corollary 3.2", "R_X(D_Y^min;Y) <= R_X(D_X;X)", models, D, cut=0, target=target, strict=False,
+                       fractions=fractions, tol=tol, labels_at=target)
+
+
+def check_theorem4(models, D=None, *, target: Layer = -1, fractions=(0.2, 0.5, 0.8), tol: float = 1e-7,
+                   convex: bool = True) -> TheoremCheck:
+    r"""Theorem 4: :math:`R_X(D_T^{\min};T) < R_X(D_X;X)` when the task-minimising X-optimal
+    code can merge two reproductions (same f, positive mass, different posteriors).
+
+    Certified strictly: the left side is bounded above by the engine at the convex program's
+    certified *lower* bound on :math:`D_T^{\min}` (R is non-increasing), the right side
+    below by the engine; ``violation = up_lhs - lo_rhs < -SLACK``. ``details`` carries the
+    merge's exact rate drop at the witness (a second, constructive certificate:
+    :math:`R_X(D_w;T) \le I(W) - \text{drop}`). ``convex=False`` uses the witness's
+    :math:`D_w` instead (faster, certified only up to the LP tolerance).
+    """
+    return _supervised("Theorem 4", "R_X(D_T^min;T) < R_X(D_X;X)", models, D, cut=0, target=target, strict=True,
+                       fractions=fractions, tol=tol, labels_at=target, convex=convex)
+
+
+def check_corollary41(models, D=None, *, cut: Layer = 1, target: Layer = -1, fractions=(0.2, 0.5, 0.8),
+                      tol: float = 1e-7, convex: bool = True) -> TheoremCheck:
+    r"""Corollary 4.1: :math:`R_Y(D_T^{\min};T) < R_Y(D_Y;Y)` when the task-minimising Y-optimal
+    code has two used :math:`\hat y_1, \hat y_2` with :math:`h(\hat y_1) = h(\hat y_2)` and
+    different posteriors — distilling at Y costs rate compared with supervising at T."""
+    return _supervised("Corollary 4.1", "R_Y(D_T^min;T) < R_Y(D_Y;Y)", models, D, cut=cut, target=target, strict=True,
+                       fractions=fractions, tol=tol, labels_at=target, convex=convex)
+
+
+def check_corollary42(models, D=None, *, target: Layer = 1, fractions=(0.2, 0.5, 0.8), tol: float = 1e-7,
+                      convex: bool = True) -> TheoremCheck:
+    r"""Corollary 4.2: :math:`R_X(D_Y^{\min};Y) < R_X(D_X;X)` when the Y-minimising X-optimal code
+    has two used :math:`\hat x_1, \hat x_2` with :math:`g(\hat x_1) = g(\hat x_2)` and different posteriors."""
+    return _supervised("Corollary 4.2", "R_X(D_Y^min;Y) < R_X(D_X;X)", models, D, cut=0, target=target, strict=True,
+                       fractions=fractions, tol=tol, labels_at=target, convex=convex)
