@@ -245,3 +245,23 @@ def test_pretrained_resnet_accuracy_on_jpeg_test_split(depth, expected):
     model = load_pretrained_cifar_resnet(WEIGHTS / name)
     acc = evaluate(model, vdata.load_cifar10_jpeg(DATA, "test"), mean_std="imagenet")["accuracy"]
     assert acc == pytest.approx(expected, abs=0.005)  # data README: measured 81.0% / 83.2% on this split
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_with_torchrun(tmp_path, fixture_zip):
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists() and shutil.which("torchrun") is None:
+        pytest.skip("torchrun not found")
+    root = Path(__file__).resolve().parents[1]
+    cmd = [str(torchrun if torchrun.exists() else "torchrun"), "--standalone", "--nproc_per_node=2",
+           str(root / "experiments" / "cifar_train.py"), "--model", "vgg16_bn", "--width", "0.125", "--epochs", "2",
+           "--batch-size", "8", "--num-classes", "4", "--train-per-class", "12", "--data-dir", str(fixture_zip),
+           "--out-dir", str(tmp_path / "ddp"), "--no-progress", "--threads", "1"]
+    subprocess.run(cmd, check=True, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
+                   capture_output=True)
+    m = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert m["finished"] and m["epochs_done"] == 2
