@@ -53,7 +53,9 @@ streams batches (numpy, JAX or torch tensors, any per-sample shape) in
 O(C·F) memory, independent of the number of samples, merging batches with the stable
 Chan–Golub–LeVeque update (no Gram matrix, no Σx² cancellation). The median and the
 member-restricted centroids depend on every sample and cannot be streamed with O(1)
-statistics; the accumulator refuses them with a ValueError that says so.
+statistics; the accumulator refuses them with a ValueError that says so. The
+member-restricted MSE centroid is exact with a second pass over the same data
+(:meth:`TaskAppropriatenessAccumulator.member_result`, still O(C·F) memory).
 
 Example
 -------
