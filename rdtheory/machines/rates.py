@@ -37,7 +37,7 @@ from ..discrete import blahut_arimoto, rd_curve
 from .model import FiniteTaskModel, Layer
 
 __all__ = ["RateProblem", "RatePoints", "rate_problem", "certified_rates", "rate", "rate_x", "rate_y",
-           "rate_xy", "rate_curve", "mutual_information", "stack_problems"]
+           "rate_xy", "rate_curve", "mutual_information", "stack_problems", "solve_padded"]
 
 LN2 = math.log(2.0)
 
@@ -199,17 +199,59 @@ def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rto
     return out
 
 
-def _bucket(k: int) -> int:
-    """Batch sizes are padded to a few buckets so the engine compiles once per bucket and shape."""
-    return max(8, 1 << (int(k) - 1).bit_length())
+def _bucket(k: int, least: int = 8) -> int:
+    """Sizes are padded to powers of two so the engine compiles once per bucket, not per shape."""
+    return max(least, 1 << (int(k) - 1).bit_length())
+
+
+def solve_padded(p, d, beta, *, tol: float, init=None, method: str = "accelerated", max_iter: int = 100_000):
+    r"""The engine's :func:`~rdtheory.discrete.blahut_arimoto` on a batch, padded to bucket shapes.
+
+    ``p`` (P, n), ``d`` (P, n, m), ``beta`` (P,), ``init`` (P, m) or None. The batch is padded
+    to a power of two (repeating the last problem), the source with zero-probability symbols
+    and the reproductions with columns ``max_row d + 1`` — strictly worse than every real
+    column in every row, so (merging such a column into any real one is a deterministic
+    post-processing that lowers both rate and distortion) the padded problem has exactly the
+    same R(D) and optimal codes. Compiling once per bucket instead of once per model shape
+    is what makes many small, differently sized models cheap. Results are cropped back.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    d = np.asarray(d, dtype=np.float64)
+    beta = np.broadcast_to(np.asarray(beta, dtype=np.float64), p.shape[:1])
+    P0, n0, m0 = d.shape
+    P, n, m = _bucket(P0, 32), _bucket(n0), _bucket(m0)
+    pp = np.zeros((P, n))
+    pp[:P0, :n0] = p
+    pp[P0:] = pp[P0 - 1]
+    dd = np.zeros((P, n, m))
+    dd[:P0, :n0, :m0] = d
+    dd[:P0, :n0, m0:] = d.max(-1, keepdims=True) + 1.0
+    dd[P0:] = dd[P0 - 1]
+    bb = np.concatenate([beta, np.repeat(beta[-1:], P - P0)])
+    ii = np.zeros((P, m))
+    if init is None:
+        ii[:, :m0] = 1.0 / m0
+    else:
+        ii[:P0, :m0] = np.asarray(init)[:, :m0]
+        ii[:P0, :m0] = np.maximum(ii[:P0, :m0], 0.0)
+        ii[P0:] = ii[P0 - 1]
+        ii[ii.sum(-1) <= 0, :m0] = 1.0 / m0
+    res = blahut_arimoto(pp, dd, bb, tol=tol, init=ii, method=method, max_iter=max_iter)
+    bad = ~(np.isfinite(res.r).all(-1) & np.isfinite(res.lower) & np.isfinite(res.distortion)
+            & np.isfinite(res.intercept))
+    if bad.any() and method == "accelerated":
+        # engine issue (docs/machines.md): the accelerated method can return NaN from a warm
+        # start; SQUAREM from the same start gives the same kind of certificate
+        alt = blahut_arimoto(pp, dd, bb, tol=tol, init=ii, method="squarem", max_iter=max_iter)
+        res = _where(bad, alt, res)
+    if not (np.isfinite(res.r[:P0]).all() and np.isfinite(res.lower[:P0]).all()):
+        raise RuntimeError("the R(D) engine returned non-finite values for some problems")
+    return type(res)(res.rate[:P0], res.lower[:P0], res.distortion[:P0], res.beta[:P0], res.intercept[:P0],
+                     res.q[:P0, :n0, :m0], res.r[:P0, :m0], res.iterations[:P0], res.newton_steps[:P0],
+                     res.converged[:P0])
 
 
 def _bisect(p, d, D, dmin, dmax, tol, max_steps, beta_rtol, rate, lower, dist, beta_out, q_out, bracketed, idx):
-    P0 = d.shape[0]
-    pad = _bucket(P0) - P0
-    if pad:  # repeat the last problem; its results are dropped below
-        rep = lambda a: np.concatenate([a, np.repeat(a[-1:], pad, axis=0)])
-        p, d, D, dmin, dmax = map(rep, (p, d, D, dmin, dmax))
     P, n, m = d.shape
     excess = d - d.min(-1, keepdims=True)
     spread = np.einsum("pn,pn->p", p, excess.mean(-1))
@@ -220,21 +262,8 @@ def _bisect(p, d, D, dmin, dmax, tol, max_steps, beta_rtol, rate, lower, dist, b
     tol_solve = tol / 4
     lines = np.zeros(P)  # best supporting line at D (bits), clipped at 0
 
-    uniform = np.full((P, m), 1.0 / m)
-
     def solve(logb, init=None):
-        # always pass init: one compiled program per (bucket, n, m)
-        init = uniform if init is None else init
-        res = blahut_arimoto(p, d, np.exp(logb), tol=tol_solve, init=init)
-        bad = ~(np.isfinite(res.r).all(-1) & np.isfinite(res.lower) & np.isfinite(res.distortion)
-                & np.isfinite(res.intercept))
-        if bad.any():
-            # engine issue (docs/machines.md): the accelerated method can return NaN from a
-            # warm start; SQUAREM from the same start gives the same certificate
-            alt = blahut_arimoto(p, d, np.exp(logb), tol=tol_solve, init=init, method="squarem")
-            res = _where(bad, alt, res)
-            if not (np.isfinite(res.r).all() and np.isfinite(res.lower).all()):
-                raise RuntimeError("the R(D) engine returned non-finite values for some problems")
+        res = solve_padded(p, d, np.exp(logb), tol=tol_solve, init=init)
         np.maximum(lines, res.intercept - res.beta / LN2 * D, out=lines)
         return res
 
@@ -276,13 +305,12 @@ def _bisect(p, d, D, dmin, dmax, tol, max_steps, beta_rtol, rate, lower, dist, b
         rb = _where(go_b, new, rb)
         lo = np.where(go_a, mid, lo)
         hi = np.where(go_b, mid, hi)
-    s = slice(0, P0)
-    rate[idx] = up[s]
-    lower[idx] = np.minimum(np.maximum(lines, 0.0), up)[s]
-    dist[idx] = np.einsum("pn,pnm->p", p, q * d)[s]
-    beta_out[idx] = np.where(lam >= 0.5, rb.beta, ra.beta)[s]
-    q_out[idx] = q[s]
-    bracketed[idx] = ok_b[s]
+    rate[idx] = up
+    lower[idx] = np.minimum(np.maximum(lines, 0.0), up)
+    dist[idx] = np.einsum("pn,pnm->p", p, q * d)
+    beta_out[idx] = np.where(lam >= 0.5, rb.beta, ra.beta)
+    q_out[idx] = q
+    bracketed[idx] = ok_b
 
 
 def _where(mask, new, old):

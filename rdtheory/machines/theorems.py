@@ -116,9 +116,8 @@ class TheoremCheck:
 
     @property
     def max_difference(self) -> float:
-        """For ``=``: certified upper bound on :math:`\max |R_i - R_j|` over applicable points
-        (``max_ij up_i - lo_j``, bits); for ``<=``/``<``: the largest ``up_rhs - lo_lhs``... see
-        :attr:`worst` instead (NaN)."""
+        """For ``=``: certified upper bound on max |R_i - R_j| over applicable points
+        (``max_ij up_i - lo_j``, bits); NaN for ``<=``/``<`` (see :attr:`worst`)."""
         if self.relation != "=" or not self.condition.any():
             return float("nan")
         v = max(float((a.rate - b.lower)[self.condition].max()) for a in self.sides for b in self.sides if a is not b)
