@@ -23,7 +23,7 @@ __all__ = ["add_train_subcommand", "build_parser", "main_train"]
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="vgg16_bn, resnet50, resnet20/32/44/56/110")
-    p.add_argument("--config", default="cpu", choices=("cpu", "paper"),
+    p.add_argument("--config", default="cpu", choices=("cpu", "cpu-long", "paper"),
                    help="named config (cpu: width 0.25, train subset, few epochs; paper: full width, 200 epochs)")
     p.add_argument("--dataset", default="cifar10-jpeg", help="cifar10-jpeg (default), folder, cifar10, cifar100")
     p.add_argument("--data-dir", default="/work/shared/data/cifar10-jpeg.zip",

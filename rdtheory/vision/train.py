@@ -13,7 +13,8 @@
   it uses DistributedDataParallel (NCCL on CUDA, gloo on CPU), each rank taking every
   ``world_size``-th sample of the epoch's permutation; rank 0 writes the files.
 
-Configs (:data:`CONFIGS`): ``paper`` (full width, 200/100 epochs, for a GPU) and ``cpu``
+Configs (:data:`CONFIGS`): ``paper`` (full width, 200 epochs, for a GPU), ``cpu-long``
+(ResNet50 only: twice the data and one more epoch than ``cpu``) and ``cpu``
 (width 0.25, a class-stratified subset of the training split and a few epochs, meant for
 these 2 CPU cores at one thread in the background). ``train(TrainConfig(...))`` or
 ``python experiments/cifar_train.py --model vgg16_bn --config cpu``.
@@ -95,6 +96,8 @@ CONFIGS = {
                              eval_per_class=100),
     ("resnet50", "cpu"): dict(width=0.25, epochs=5, lr=0.1, batch_size=128, train_per_class=500,
                              eval_per_class=100),
+    ("resnet50", "cpu-long"): dict(width=0.25, epochs=6, lr=0.1, batch_size=128, train_per_class=1000,
+                                  eval_per_class=100),
 }
 
 
