@@ -155,6 +155,30 @@ def resnet_stages(quick: bool):
                 status=PASS if ok else FAIL, details={"per_block": per_block, "n_images": meta["n_images"]})
 
 
+@claim("cifar.resnet_deepest_highest", f"{REF}, Table I (bold = highest per model; beyond the paper: ResNet-20/56)",
+       "In the pretrained CIFAR ResNets the highest rho of all feature layers (stem, every block, average pool) "
+       "is at the deepest one, with its 95% interval above every earlier layer's")
+def resnet_deepest(quick: bool):
+    cid = "cifar.resnet_deepest_highest"
+    why = _missing()
+    if why:
+        return _skip(cid, why)
+    df, meta = _profile(quick)
+    measured, ok = {}, True
+    for name in df.model.unique():
+        sub = df[(df.model == name) & (df.weights == "pretrained") & (df.layer != "linear")].sort_values("index")
+        best = sub.loc[sub["rho"].idxmax()]
+        deepest = sub.iloc[-1]
+        clear = bool(deepest["rho_low"] > sub.iloc[:-1]["rho_high"].max())
+        ok &= bool(best["layer"] == deepest["layer"] and clear)
+        measured[name] = {"argmax": best["layer"], "deepest": deepest["layer"], "rho": round(float(best["rho"]), 4),
+                          "next_best_high": round(float(sub.iloc[:-1]["rho_high"].max()), 4)}
+    return make(cid, expected="argmax at the deepest feature layer", measured=measured,
+                tolerance="95% basic group-bootstrap intervals",
+                tolerance_why="20-group bootstrap over the test images", status=PASS if ok else FAIL,
+                details={"n_images": meta["n_images"]})
+
+
 @claim("cifar.resnet_training_effect", f"{REF} (beyond the paper: random-init control)",
        "The rise of rho with depth comes from training: at the last stage of ResNet-20/56 the pretrained rho "
        "exceeds the random-init rho with disjoint 95% intervals, and random-init rho does not rise above the input")
