@@ -123,7 +123,7 @@ def _validate(p, d):
 
 def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str = "accelerated",
              chunk: int | None = None, progress: bool = False, dtype="float64",
-             newton_size: int = 256, max_iter: int = 100_000) -> RDCurve:
+             newton_size: int | str = "auto", max_iter: int = 100_000) -> RDCurve:
     """R(D) at many slopes: ``vmap`` over chunks of slopes, warm starts between chunks.
 
     Parameters
@@ -243,7 +243,7 @@ def _lines_at(sols, D) -> float:
 
 
 def rate_at_distortion(p, d, D: float, *, tol: float = 1e-7, max_solves: int = 60,
-                       method: str = "accelerated", newton_size: int = 256) -> RDPoint:
+                       method: str = "accelerated", newton_size: int | str = "auto") -> RDPoint:
     r"""Certified :math:`R(D)` at a target distortion ``D`` (bits), ``lower <= R(D) <= rate``.
 
     Searches the slope β with warm starts until the bracket is below ``tol`` bits. Raises
@@ -290,7 +290,7 @@ def rate_at_distortion(p, d, D: float, *, tol: float = 1e-7, max_solves: int = 6
 
 
 def distortion_at_rate(p, d, R: float, *, tol: float | None = None, max_solves: int = 60,
-                       method: str = "accelerated", newton_size: int = 256) -> RDPoint:
+                       method: str = "accelerated", newton_size: int | str = "auto") -> RDPoint:
     r"""Certified distortion-rate function :math:`D(R) = \min\{D : R(D) \le R\}`.
 
     Returns an :class:`RDPoint` with ``distortion_lower <= D(R) <= distortion`` and a ``q``

@@ -1,0 +1,36 @@
+"""Figure functions: data in, matplotlib ``Figure`` out, no file I/O inside.
+
+Save with :func:`rdtheory._io.atomic_savefig`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["rd_curve_figure"]
+
+
+def _figure(**kw):
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    return Figure(**kw)
+
+
+def rd_curve_figure(curve, *, title: str = "", closed_form=None, label: str = "R(D), certified"):
+    """Plot an :class:`~rdtheory.discrete.RDCurve`: upper (achieved) and certified lower
+    bounds, and optionally ``closed_form(D)`` for comparison. Rate in bits."""
+    fig = _figure(figsize=(6.0, 4.0))
+    ax = fig.add_subplot()
+    order = np.argsort(curve.distortion)
+    D = np.asarray(curve.distortion)[order]
+    ax.plot(D, np.asarray(curve.rate)[order], "-", color="C0", label=label)
+    ax.plot(D, np.asarray(curve.lower)[order], ":", color="C1", label="certified lower bound")
+    if closed_form is not None:
+        grid = np.linspace(D.min(), D.max(), 400)
+        ax.plot(grid, closed_form(grid), "--", color="k", lw=0.8, label="closed form")
+    ax.set_xlabel("distortion D")
+    ax.set_ylabel("rate R(D) [bits]")
+    gap = float(np.max(curve.gap)) if len(D) else 0.0
+    ax.set_title((title + "\n" if title else "") + f"max certified gap {gap:.1e} bits", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
