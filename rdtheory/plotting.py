@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rd_curve_figure"]
+__all__ = ["rd_curve_figure", "plot_rd_curve"]
 
 
 def _figure(**kw):
@@ -16,10 +16,15 @@ def _figure(**kw):
 
 
 def rd_curve_figure(curve, *, title: str = "", closed_form=None, label: str = "R(D), certified"):
-    """Plot an :class:`~rdtheory.discrete.RDCurve`: upper (achieved) and certified lower
-    bounds, and optionally ``closed_form(D)`` for comparison. Rate in bits."""
+    """A one-panel figure of :func:`plot_rd_curve`."""
     fig = _figure(figsize=(6.0, 4.0))
-    ax = fig.add_subplot()
+    plot_rd_curve(fig.add_subplot(), curve, title=title, closed_form=closed_form, label=label)
+    return fig
+
+
+def plot_rd_curve(ax, curve, *, title: str = "", closed_form=None, label: str = "R(D), certified"):
+    """Draw an :class:`~rdtheory.discrete.RDCurve` on ``ax``: achieved rate (upper bound) and
+    certified lower bound, and optionally ``closed_form(D)``. Rate in bits."""
     order = np.argsort(curve.distortion)
     D = np.asarray(curve.distortion)[order]
     ax.plot(D, np.asarray(curve.rate)[order], "-", color="C0", label=label)
@@ -33,4 +38,4 @@ def rd_curve_figure(curve, *, title: str = "", closed_form=None, label: str = "R
     ax.set_title((title + "\n" if title else "") + f"max certified gap {gap:.1e} bits", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return fig
+    return ax
