@@ -4,7 +4,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-EXTRAS  ?= dev
+EXTRAS  ?= dev,torch
 
 .PHONY: setup check test test-all bench figures reproduce clean
 
@@ -33,6 +33,11 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	$(BIN)/python -m paper_checks --only-figures
+
+## full budgets for every claim, retraining what `check` takes from committed checkpoints
+## (each training run checkpoints every epoch and resumes where it stopped)
+reproduce: $(STAMP)
+	$(BIN)/python -m paper_checks --full
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
