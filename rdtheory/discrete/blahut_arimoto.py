@@ -290,10 +290,12 @@ def eliminate(theta, alive, K, p):
 def _ipm_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     r"""One column-generation round: Newton interior-point solve of Phi on k candidates.
 
-    The candidates S are the ``k`` points with the largest gradient :math:`c_r(\hat x)`
-    (the optimal support has :math:`c^* = 1`, every other point :math:`c^* \le 1`, so
-    the points that can still raise :math:`\Phi` rank first — as in Wang's constrained
-    Newton method for mixing distributions). On S we follow the log-barrier path of
+    The candidates S are the ``k/2`` heaviest points of ``r`` and the ``k/2`` other points
+    with the largest gradient :math:`c_r(\hat x)` (the optimal support has :math:`c^* = 1`,
+    every other point :math:`c^* \le 1`, so points that can still raise :math:`\Phi` rank
+    first — as in Wang's constrained Newton method for mixing distributions; the heavy half
+    stops a hot region from crowding out the rest of the support). The mass outside S
+    moves as one extra block column. On S we follow the log-barrier path of
 
     .. math:: \max_{r_S > 0,\ \sum r_S = 1}\ \sum_x p(x)\log (K_S r_S)(x) + \mu\sum_{i\in S}\log r_i,
 
