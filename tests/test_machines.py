@@ -235,5 +235,5 @@ def test_theorems_on_ambiguous_model():
     t3 = check_theorem3(m)
     assert t3.verified and np.all(t3.violation < 0)
     t4 = check_theorem4(m)
-    assert t4.condition.all() and t4.verified
+    assert t4.mask.all() and t4.verified
     assert np.all(t4.details["merge_rate_drop"] > 0.01)

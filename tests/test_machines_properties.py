@@ -68,7 +68,7 @@ def _supervised(seed):
     assert t4.verified, t4.summary()
     # where the merge applies, its exact rate drop is positive, and the strict gap is
     # certified at every such point
-    assert np.all(t4.details["merge_rate_drop"][t4.condition] > 0)
+    assert np.all(t4.details["merge_rate_drop"][t4.mask] > 0)
     for chk in (check_corollary41(ms, fractions=(0.5,)), check_corollary42(ms, fractions=(0.5,))):
         assert chk.verified, chk.summary()
 

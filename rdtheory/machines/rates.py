@@ -263,6 +263,10 @@ def _bisect(p, d, D, dmin, dmax, tol, max_steps, beta_rtol, rate, lower, dist, b
     lines = np.zeros(P)  # best supporting line at D (bits), clipped at 0
 
     def solve(logb, init=None):
+        if init is not None:
+            # keep every reproduction alive: a warm start with ~1e-300 mass on a point that the
+            # new slope needs costs the engine ~1e5 multiplicative steps (docs/machines.md)
+            init = 0.99 * np.asarray(init) + 0.01 / m
         res = solve_padded(p, d, np.exp(logb), tol=tol_solve, init=init)
         np.maximum(lines, res.intercept - res.beta / LN2 * D, out=lines)
         return res

@@ -69,8 +69,8 @@ class TheoremCheck:
     """Result of a checker (arrays over B models and K distortions).
 
     name / statement: the paper's label and formula. relation: ``=``, ``<=`` or ``<``.
-    sides: the rates compared, in the order of the statement. condition: (B,) whether the
-    theorem's hypothesis holds for each model (``condition_text`` says which). violation and
+    sides: the rates compared, in the order of the statement. condition: (B,) or (B, K) whether
+    the theorem's hypothesis holds for each model/point (``condition_text`` says which). violation and
     slack: see the module docstring (bits). details: checker-specific extras.
     """
 
@@ -92,40 +92,41 @@ class TheoremCheck:
         return self.violation <= self.slack
 
     @property
-    def applicable(self) -> np.ndarray:
-        """(B,) models on which the hypothesis holds (the statement is claimed)."""
-        return self.condition
+    def mask(self) -> np.ndarray:
+        """(B, K) points where the hypothesis holds (``condition`` is (B,) or (B, K))."""
+        c = np.asarray(self.condition, dtype=bool)
+        return np.broadcast_to(c[:, None] if c.ndim == 1 else c, self.violation.shape)
 
     @property
     def verified(self) -> bool:
-        """True when the relation holds at every point of every model satisfying the hypothesis."""
-        return bool(np.all(self.holds[self.condition]))
+        """True when the relation holds at every point where the hypothesis holds."""
+        return bool(np.all(self.holds[self.mask]))
 
     @property
     def worst(self) -> float:
-        """Largest ``violation - slack`` over applicable points (<= 0 for ``=``/``<=`` means
-        verified; for ``<`` it must be < 0, and ``-worst`` is the smallest certified strict gap)."""
-        v = (self.violation - self.slack)[self.condition]
+        """Largest ``violation - slack`` over applicable points (bits). For ``=``/``<=`` it must
+        be <= 0; for ``<`` it must be < 0 and ``-worst`` is the smallest certified strict gap."""
+        v = (self.violation - self.slack)[self.mask]
         return float(v.max()) if v.size else float("nan")
 
     @property
     def max_certified_error(self) -> float:
         """Largest certified error (rate - lower) of any side at an applicable point (bits)."""
-        gaps = [s.gap[self.condition] for s in self.sides]
+        gaps = [s.gap[self.mask] for s in self.sides]
         return float(max((g.max() for g in gaps if g.size), default=float("nan")))
 
     @property
     def max_difference(self) -> float:
         """For ``=``: certified upper bound on max |R_i - R_j| over applicable points
         (``max_ij up_i - lo_j``, bits); NaN for ``<=``/``<`` (see :attr:`worst`)."""
-        if self.relation != "=" or not self.condition.any():
+        if self.relation != "=" or not self.mask.any():
             return float("nan")
-        v = max(float((a.rate - b.lower)[self.condition].max()) for a in self.sides for b in self.sides if a is not b)
-        return v
+        return max(float((a.rate - b.lower)[self.mask].max()) for a in self.sides for b in self.sides if a is not b)
 
     def summary(self) -> dict:
-        return {"name": self.name, "statement": self.statement, "instances": int(self.condition.size),
-                "applicable": int(self.condition.sum()), "points": int(self.holds[self.condition].size),
+        """Counts and worst numbers (bits) as a plain dict, for reports."""
+        return {"name": self.name, "statement": self.statement, "instances": int(self.violation.shape[0]),
+                "applicable": int(self.mask.any(1).sum()), "points": int(self.mask.sum()),
                 "verified": self.verified, "worst_violation_minus_slack": self.worst,
                 "max_certified_error": self.max_certified_error, "max_difference_bound": self.max_difference}
 
@@ -402,7 +403,7 @@ def _supervised(name, statement, models, D, *, cut, target, strict, fractions, t
             cs = merge_candidates(p[b], s.argmin, labels, mass_tol=1e-6, posterior_tol=1e-6)
             cand[b, k] = bool(cs) and cs[0].rate_drop > 1e-9
             drop[b, k] = cs[0].rate_drop if cs else 0.0
-            if strict and convex:
+            if strict and convex and cand[b, k]:  # the strict claim is made only where the merge applies
                 d_lo[b, k] = induced_set(p[b], d[b], e[b], D[b, k], method="convex", point=pt).minimum
     lhs_w = certified_rates(p, e, np.maximum(d_w, _dmin(p, e)[:, None]), tol=tol)
     src, tgt = _name(ms[0], cut), _name(ms[0], target)
@@ -413,7 +414,7 @@ def _supervised(name, statement, models, D, *, cut, target, strict, fractions, t
         lhs_side = Side(f"R_{src}(D_{tgt}^min;{tgt})", D_lhs, lhs.rate, lhs.lower)
         viol = lhs.rate - rhs.lower
         slack = np.full(viol.shape, SLACK)
-        cond = cand.all(1)
+        cond = cand  # per point: the merge condition is checked at each D
         ctext = (f"task-minimising {src}-optimal code has two used reproductions with equal output at "
                  f"{_name(ms[0], labels_at)} and different posteriors")
     else:
