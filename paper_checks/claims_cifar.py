@@ -207,8 +207,8 @@ def training_effect(quick: bool):
         disjoint = tr.loc[last, "rho_low"] > rd.loc[last, "rho_high"]
         flat = rd.loc[last, "rho"] <= rd.loc["input", "rho_high"]
         ok &= bool(disjoint and flat)
-        measured[name] = {"pretrained": [round(tr.loc[last, k], 4) for k in ("rho", "rho_low", "rho_high")],
-                          "random_init": [round(rd.loc[last, k], 4) for k in ("rho", "rho_low", "rho_high")],
+        measured[name] = {"pretrained": [round(float(tr.loc[last, k]), 4) for k in ("rho", "rho_low", "rho_high")],
+                          "random_init": [round(float(rd.loc[last, k]), 4) for k in ("rho", "rho_low", "rho_high")],
                           "input": round(float(rd.loc["input", "rho"]), 4)}
     return make(cid, expected="pretrained > random-init (disjoint CIs); random-init <= input", measured=measured,
                 tolerance="95% basic group-bootstrap intervals",
