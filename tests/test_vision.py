@@ -288,3 +288,12 @@ def test_cifar100_rows_run_on_a_100_class_folder_fixture(tmp_path):
     assert len(notes) == 1 and "not found" in notes[0]
     checks = mod.depth_checks(rows)
     assert len(checks) == 1 and len(checks[0]["rho"]) == 4
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from rdtheory.vision import taps
+
+    res = doctest.testmod(taps, optionflags=doctest.ELLIPSIS)
+    assert res.attempted >= 3 and res.failed == 0

@@ -12,17 +12,23 @@ this package. See ``docs/vision.md``.
 * :mod:`.train` — seeded, checkpointed, exactly resumable training (CPU / CUDA / DDP).
 * :mod:`.cli` — ``rdtheory train`` (``add_train_subcommand``, ``main_train``).
 """
-from .data import (JPEG_VARIANT, MEAN_STD, ImageArrays, load_cifar10_jpeg, load_dataset, load_image_folder,
-                   load_torchvision_cifar, make_fixture, stratified_indices)
-from .models import (PAPER_LAYERS, block_names, build_model, cifar_resnet, load_pretrained_cifar_resnet, resnet50,
-                     vgg16_bn)
-from .taps import GroupedRho, LayerTaps, Profile, balanced_groups, collect_features, resolve_layers, rho_profile
-from .train import CONFIGS, TrainConfig, config_for, evaluate, load_trained, train
+import importlib
 
-__all__ = [
-    "JPEG_VARIANT", "MEAN_STD", "ImageArrays", "load_cifar10_jpeg", "load_dataset", "load_image_folder",
-    "load_torchvision_cifar", "make_fixture", "stratified_indices", "PAPER_LAYERS", "block_names", "build_model",
-    "cifar_resnet", "load_pretrained_cifar_resnet", "resnet50", "vgg16_bn", "GroupedRho", "LayerTaps", "Profile",
-    "balanced_groups", "collect_features", "resolve_layers", "rho_profile", "CONFIGS", "TrainConfig", "config_for",
-    "evaluate", "load_trained", "train",
-]
+_EXPORTS = {
+    "data": ("JPEG_VARIANT", "MEAN_STD", "ImageArrays", "load_cifar10_jpeg", "load_dataset", "load_image_folder",
+             "load_torchvision_cifar", "make_fixture", "stratified_indices"),
+    "models": ("PAPER_LAYERS", "block_names", "build_model", "cifar_resnet", "load_pretrained_cifar_resnet",
+               "resnet50", "vgg16_bn"),
+    "taps": ("GroupedRho", "LayerTaps", "Profile", "balanced_groups", "collect_features", "resolve_layers",
+             "rho_profile"),
+    "train": ("CONFIGS", "TrainConfig", "config_for", "evaluate", "load_trained", "train"),
+}
+_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    # lazy: `rdtheory.vision.cli` (argument parsing) must import without torch
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
