@@ -297,3 +297,15 @@ def test_docstring_examples_run():
 
     res = doctest.testmod(taps, optionflags=doctest.ELLIPSIS)
     assert res.attempted >= 3 and res.failed == 0
+
+
+def test_rdtheory_and_train_cli_parsing_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, argparse, rdtheory, rdtheory.appropriateness, rdtheory.vision.cli as c; "
+            "sp = argparse.ArgumentParser().add_subparsers(); c.add_train_subcommand(sp); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "False"
