@@ -3,6 +3,7 @@
     rdtheory rd --example dirichlet-squared:n=256 --num 50 --out curve.csv --plot curve.png
     rdtheory rd --source p.npy --distortion d.csv --at-distortion 0.05
     rdtheory check [--full] [--only 'engine*']
+    rdtheory train --model vgg16_bn --config cpu --data-dir ../shared/data   (needs the torch extra)
 """
 from __future__ import annotations
 
@@ -105,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--full", action="store_true", help="full budgets instead of the quick ones")
     ck.add_argument("--only", help="glob over claim ids")
     ck.set_defaults(func=cmd_check)
+
+    from .vision.cli import add_train_subcommand  # lazy: torch is imported only when training runs
+
+    add_train_subcommand(sub)
     return ap
 
 

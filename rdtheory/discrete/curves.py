@@ -276,8 +276,7 @@ def rate_at_distortion(p, d, D: float, *, tol: float = 1e-7, max_solves: int = 6
         q = lam * b.q + (1 - lam) * a.q
         upper = _mutual_information_bits(p, q)
         lower = _lines_at(sols, D)
-        hit_floor = b.distortion <= D and b.distortion - dmin <= 1e-13 * scale
-        if upper - lower <= tol or final or (hit_floor and upper - lower <= tol):
+        if upper - lower <= tol or final:
             dist = float(p @ (q * d).sum(1))
             return RDPoint(upper, min(lower, upper), dist, dist, (a if lam < 0.5 else b).beta, q, len(sols))
         return None
