@@ -1,0 +1,133 @@
+"""BD-rate / BD-metric: analytic cases, the `bjontegaard` reference package, bad input."""
+import doctest
+import sys
+
+import numpy as np
+import pytest
+
+import rdtheory.metrics as metrics
+from rdtheory.metrics import bd_metric, bd_rate
+from rdtheory.metrics import bd as bd_module
+
+METHODS = ["cubic", "pchip"]
+# Rounding only: every analytic case below is reproduced exactly by both fits (see each
+# test), so the only error is float64 rounding in polyfit / PCHIP integration.
+EXACT = 1e-9
+
+# A realistic, noisy, non-polynomial anchor curve (bpp, top-1 %).
+RATE_A = np.array([0.031, 0.058, 0.11, 0.19, 0.36, 0.71])
+ACC_A = np.array([52.3, 61.8, 68.4, 72.9, 74.6, 75.8])
+
+
+def test_import_does_not_pull_torch_or_jax():
+    import subprocess
+    code = "import rdtheory, rdtheory.metrics, sys; print('torch' in sys.modules, 'jax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_doctests():
+    assert doctest.testmod(bd_module).failed == 0
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("c", [0.5, 0.8, 1.0, 1.37, 3.0])
+def test_rate_scaled_by_constant_gives_exact_bd_rate(method, c):
+    # log R_B(m) = log R_A(m) + log c exactly; both fits are equivariant to adding a constant
+    # to y (least squares / interpolation are linear in y), so BD-rate = (c - 1) * 100.
+    assert bd_rate(RATE_A, ACC_A, c * RATE_A, ACC_A, method) == pytest.approx((c - 1) * 100, abs=EXACT)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("delta", [-3.0, 0.0, 0.25, 2.0])
+def test_metric_shifted_by_constant_gives_exact_bd_metric(method, delta):
+    assert bd_metric(RATE_A, ACC_A, RATE_A, ACC_A + delta, method) == pytest.approx(delta, abs=EXACT)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_linear_curves_closed_form(method):
+    # A: log10 R = m, B: log10 R = 2 m on m in [0, 1]. Both fits reproduce linear data exactly,
+    # so Delta r = int_0^1 m dm = 1/2 and BD-rate = (10**0.5 - 1) * 100.
+    m = np.linspace(0.0, 1.0, 5)
+    assert bd_rate(10 ** m, m, 10 ** (2 * m), m, method) == pytest.approx((10 ** 0.5 - 1) * 100, abs=EXACT)
+    # BD-metric over r in [0, 1] (B's r range is [0, 2]): m_A = r, m_B = r / 2, mean diff = -1/4.
+    assert bd_metric(10 ** m, m, 10 ** (2 * m), m, method) == pytest.approx(-0.25, abs=EXACT)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_antisymmetry_and_order_invariance(method):
+    rng = np.random.default_rng(0)
+    rate_b = RATE_A * np.array([0.7, 0.75, 0.8, 0.78, 0.85, 0.9])
+    acc_b = ACC_A + rng.normal(0, 0.3, ACC_A.size)
+    fwd = bd_metric(RATE_A, ACC_A, rate_b, acc_b, method)
+    assert bd_metric(rate_b, acc_b, RATE_A, ACC_A, method) == pytest.approx(-fwd, abs=EXACT)
+    perm = rng.permutation(ACC_A.size)  # points may come in any order
+    assert bd_rate(RATE_A[perm], ACC_A[perm], rate_b, acc_b, method) == pytest.approx(
+        bd_rate(RATE_A, ACC_A, rate_b, acc_b, method), abs=EXACT)
+
+
+def _shared_inputs():
+    rng = np.random.default_rng(12345)
+    cases = []
+    for _ in range(25):
+        n = int(rng.integers(4, 8))
+        r = np.sort(rng.uniform(0.02, 1.0, n))
+        acc = np.sort(50 + 25 * (1 - np.exp(-8 * r)) + rng.normal(0, 0.2, n))
+        scale = rng.uniform(0.5, 1.5)
+        r_b = r * scale * rng.uniform(0.9, 1.1, n)
+        acc_b = np.sort(acc + rng.normal(0, 0.5, n))
+        cases.append((r, acc, np.sort(r_b), acc_b))
+    cases.append((RATE_A, ACC_A, RATE_A * 0.8, ACC_A + 0.4))
+    return cases
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_agrees_with_bjontegaard_package(method):
+    bj = pytest.importorskip("bjontegaard")
+    # Same definition (log10 rate, np.polyfit cubic / scipy PCHIP, overlap interval), so only
+    # float64 rounding differs; 1e-9 (absolute, in % and in accuracy points) is ~1e5 ulps of
+    # values of size ~10, far above rounding and far below any meaningful difference.
+    n_checked = 0
+    for r_a, m_a, r_b, m_b in _shared_inputs():
+        ours = bd_rate(r_a, m_a, r_b, m_b, method)
+        ref = bj.bd_rate(r_a, m_a, r_b, m_b, method=method, min_overlap=0)
+        assert ours == pytest.approx(ref, abs=1e-9)
+        ours_m = bd_metric(r_a, m_a, r_b, m_b, method)
+        ref_m = bj.bd_psnr(r_a, m_a, r_b, m_b, method=method, min_overlap=0)
+        assert ours_m == pytest.approx(ref_m, abs=1e-9)
+        n_checked += 1
+    assert n_checked == 26
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(method="akima"), "method must be one of"),
+    (dict(rate_a=[1, 2, 3], metric_a=[1, 2, 3]), "needs at least 4 points"),
+    (dict(rate_a=[1, 2, 3, 4], metric_a=[1, 2, 3]), "same length"),
+    (dict(rate_a=[0, 2, 3, 4]), "must be > 0"),
+    (dict(rate_a=[-1, 2, 3, 4]), "must be > 0"),
+    (dict(metric_b=[1, np.nan, 3, 4]), "NaN"),
+    (dict(rate_b=[1, 2, np.inf, 4]), "NaN"),
+    (dict(metric_b=[10, 11, 12, 13]), "do not overlap"),
+    (dict(metric_a=[1, 2, 2, 4]), "repeated metric"),
+    (dict(rate_a=[[1, 2, 3, 4]]), "must be 1-D"),
+    (dict(rate_a="abcd"), "numeric"),
+])
+def test_bd_rate_bad_input(kwargs, match):
+    args = dict(rate_a=[1, 2, 3, 4], metric_a=[1, 2, 3, 4], rate_b=[1, 2, 3, 4], metric_b=[1.5, 2, 3, 4.5])
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        bd_rate(**args)
+
+
+def test_pchip_needs_two_points_and_metric_checks_rates():
+    assert bd_rate([1, 2], [1, 2], [2, 4], [1, 2], method="pchip") == pytest.approx(100.0, abs=EXACT)
+    with pytest.raises(ValueError, match="needs at least 2 points"):
+        bd_rate([1], [1], [2, 4], [1, 2], method="pchip")
+    with pytest.raises(ValueError, match="log-rate ranges do not overlap"):
+        bd_metric([1, 2, 3, 4], [1, 2, 3, 4], [10, 20, 30, 40], [1, 2, 3, 4])
+    with pytest.raises(ValueError, match="repeated log-rate"):
+        bd_metric([1, 2, 2, 4], [1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4])
+
+
+def test_public_api():
+    assert set(metrics.__all__) == {"BD_METHODS", "bd_metric", "bd_rate"}
