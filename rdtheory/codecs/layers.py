@@ -1,0 +1,36 @@
+"""Small torch layers used by the codecs (depthwise-separable convolutions)."""
+from __future__ import annotations
+
+from torch import nn
+
+
+class DepthwiseSeparableConv2d(nn.Sequential):
+    r"""Depthwise ``k×k`` convolution (one filter per channel) then a pointwise ``1×1``.
+
+    Shape: ``(B, in_channels, H, W) -> (B, out_channels, H / stride, W / stride)``
+    (``H`` and ``W`` divisible by ``stride``). Parameters: ``in·k² + in·out + in + out``,
+    versus ``in·out·k²`` for a full convolution — the light latent encoder of Datta et al.
+    used by the paper's model-splitting codec (Fig. 12).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, kernel_size: int = 3):
+        super().__init__(
+            nn.Conv2d(in_channels, in_channels, kernel_size, stride=stride, padding=kernel_size // 2,
+                      groups=in_channels),
+            nn.Conv2d(in_channels, out_channels, 1),
+        )
+
+
+class DepthwiseSeparableConvTranspose2d(nn.Sequential):
+    r"""Mirror of :class:`DepthwiseSeparableConv2d`: pointwise ``1×1`` then a depthwise
+    transposed ``k×k`` convolution that upsamples by ``stride``.
+
+    Shape: ``(B, in_channels, H, W) -> (B, out_channels, H·stride, W·stride)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, kernel_size: int = 3):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 1),
+            nn.ConvTranspose2d(out_channels, out_channels, kernel_size, stride=stride,
+                               padding=kernel_size // 2, output_padding=stride - 1, groups=out_channels),
+        )
