@@ -11,6 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
+pytestmark = pytest.mark.torch
+
 from rdtheory.codecs import (DepthwiseSeparableConv2d, DepthwiseSeparableConvTranspose2d,  # noqa: E402
                              ModelSplittingCodec, RateDistortionLoss, rate_bits)
 from rdtheory.codecs import layers as layers_mod, losses as losses_mod, splitting as splitting_mod  # noqa: E402
