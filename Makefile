@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	# compressai 1.2.8 declares numpy<2 but works with numpy 2; install it without that pin
+	$(BIN)/python -m pip install --quiet --no-deps compressai==1.2.8
+	$(BIN)/python -m pip install --quiet einops pytorch-msssim torch-geometric
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -223,6 +223,8 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per solver entry")
     ap.add_argument("--curve-points", type=int, default=100)
     ap.add_argument("--no-dit", action="store_true")
+    ap.add_argument("--curve-only", action="store_true",
+                    help="keep the solver tables of an earlier run's engine.json; redo only the curve")
     ap.add_argument("--out", type=Path, default=ROOT / "results")
     args = ap.parse_args(argv)
     from rdtheory._io import atomic_write_json, atomic_write_text
@@ -235,7 +237,9 @@ def main(argv=None) -> int:
     res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}, numpy {np.__version__}",
            "load": os.getloadavg()[0], "budget": args.budget, "cases": {}, "per_iteration": []}
-    for case in ("dirichlet-squared", "uniform-hamming"):
+    if args.curve_only:
+        res = json.loads((args.out / "engine.json").read_text())
+    for case in () if args.curve_only else ("dirichlet-squared", "uniform-hamming"):
         res["cases"][case] = {}
         for n in args.sizes:
             p, d, beta = problem(case, n)
@@ -260,7 +264,7 @@ def main(argv=None) -> int:
                                    (f"> {args.budget / acc:.0f}x (numpy BA not there in {args.budget:.0f} s)" if acc else None))
             res["cases"][case][str(n)] = row
             atomic_write_json(args.out / "engine.json", res)
-    if 1024 in args.sizes or args.curve_points:
+    if args.curve_points:
         print("[curve]", flush=True)
         res["curve"] = curve_bench(1024, args.curve_points)
     dsq = res["cases"]["dirichlet-squared"].get("1024")
