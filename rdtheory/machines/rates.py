@@ -123,7 +123,8 @@ def mutual_information(p, q) -> np.ndarray:
     return np.maximum(terms.sum((-2, -1)) / LN2, 0.0)
 
 
-def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rtol: float | None = None) -> RatePoints:
+def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rtol: float | None = None,
+                    max_iter: int = 5000) -> RatePoints:
     r"""Certified :math:`R(D)` for a batch of problems at a batch of distortions (bits).
 
     Parameters
@@ -138,6 +139,8 @@ def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rto
         Target certified gap ``rate - lower`` in bits.
     max_steps : int
         Cap on bisection steps (each one batched engine call over all B*K problems).
+    max_iter : int
+        Cap on engine iterations per solve (the returned gap says how far a problem got).
     beta_rtol : float, optional
         Also continue until the slope bracket satisfies ``beta_hi / beta_lo - 1 <= beta_rtol``
         (used by :mod:`~rdtheory.machines.optimal_sets`, which needs the optimal slope).
@@ -188,7 +191,7 @@ def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rto
     q_out[np.arange(P), :, np.argmin(col, -1)] = 1.0
     act = np.flatnonzero(~zero)
     if act.size:
-        _bisect(pp[act], dd[act], DD[act], dmin[act], dmax[act], tol, max_steps, beta_rtol,
+        _bisect(pp[act], dd[act], DD[act], dmin[act], dmax[act], tol, max_steps, beta_rtol, max_iter,
                 rate, lower, dist, beta_out, q_out, bracketed, act)
     shape = (B, K)
     out = RatePoints(D.astype(np.float64).reshape(shape), rate.reshape(shape), lower.reshape(shape),
@@ -219,23 +222,37 @@ def solve_padded(p, d, beta, *, tol: float, init=None, method: str = "accelerate
     d = np.asarray(d, dtype=np.float64)
     beta = np.broadcast_to(np.asarray(beta, dtype=np.float64), p.shape[:1])
     P0, n0, m0 = d.shape
-    P, n, m = _bucket(P0, 32), _bucket(n0), _bucket(m0)
+    # identical columns (e.g. reproductions with the same task output) are solved once: moving
+    # mass between copies changes neither rate nor distortion, and the interior-point rounds
+    # of the engine stall on the resulting singular Hessian
+    keep, rep_pos = [], []
+    for i in range(P0):
+        _, first, inv = np.unique(d[i].T, axis=0, return_index=True, return_inverse=True)
+        k = np.sort(first)
+        pos = np.empty(m0, dtype=np.int64)
+        pos[k] = np.arange(k.size)
+        keep.append(k)
+        rep_pos.append(pos[first[np.ravel(inv)]])   # column c -> position of its representative
+    mk = max(k.size for k in keep)
+    P, n, m = _bucket(P0, 32), _bucket(n0), _bucket(mk)
     pp = np.zeros((P, n))
     pp[:P0, :n0] = p
     pp[P0:] = pp[P0 - 1]
     dd = np.zeros((P, n, m))
-    dd[:P0, :n0, :m0] = d
-    dd[:P0, :n0, m0:] = d.max(-1, keepdims=True) + 1.0
-    dd[P0:] = dd[P0 - 1]
-    bb = np.concatenate([beta, np.repeat(beta[-1:], P - P0)])
     ii = np.zeros((P, m))
-    if init is None:
-        ii[:, :m0] = 1.0 / m0
-    else:
-        ii[:P0, :m0] = np.asarray(init)[:, :m0]
-        ii[:P0, :m0] = np.maximum(ii[:P0, :m0], 0.0)
-        ii[P0:] = ii[P0 - 1]
-        ii[ii.sum(-1) <= 0, :m0] = 1.0 / m0
+    init = None if init is None else np.maximum(np.asarray(init, dtype=np.float64), 0.0)
+    for i, k in enumerate(keep):
+        dd[i, :n0, :k.size] = d[i][:, k]
+        dd[i, :n0, k.size:] = d[i].max(-1, keepdims=True) + 1.0
+        if init is None:
+            ii[i, :k.size] = 1.0 / k.size
+        else:   # the mass of every copy goes to its representative
+            np.add.at(ii[i], rep_pos[i], init[i])
+            if ii[i].sum() <= 0:
+                ii[i, :k.size] = 1.0 / k.size
+    dd[P0:] = dd[P0 - 1]
+    ii[P0:] = ii[P0 - 1]
+    bb = np.concatenate([beta, np.repeat(beta[-1:], P - P0)])
     res = blahut_arimoto(pp, dd, bb, tol=tol, init=ii, method=method, max_iter=max_iter)
     bad = ~(np.isfinite(res.r).all(-1) & np.isfinite(res.lower) & np.isfinite(res.distortion)
             & np.isfinite(res.intercept))
@@ -246,12 +263,16 @@ def solve_padded(p, d, beta, *, tol: float, init=None, method: str = "accelerate
         res = _where(bad, alt, res)
     if not (np.isfinite(res.r[:P0]).all() and np.isfinite(res.lower[:P0]).all()):
         raise RuntimeError("the R(D) engine returned non-finite values for some problems")
+    q = np.zeros((P0, n0, m0))
+    r = np.zeros((P0, m0))
+    for i, k in enumerate(keep):
+        q[i][:, k] = res.q[i, :n0, :k.size]
+        r[i, k] = res.r[i, :k.size]
     return type(res)(res.rate[:P0], res.lower[:P0], res.distortion[:P0], res.beta[:P0], res.intercept[:P0],
-                     res.q[:P0, :n0, :m0], res.r[:P0, :m0], res.iterations[:P0], res.newton_steps[:P0],
-                     res.converged[:P0])
+                     q, r, res.iterations[:P0], res.newton_steps[:P0], res.converged[:P0])
 
 
-def _bisect(p, d, D, dmin, dmax, tol, max_steps, beta_rtol, rate, lower, dist, beta_out, q_out, bracketed, idx):
+def _bisect(p, d, D, dmin, dmax, tol, max_steps, beta_rtol, max_iter, rate, lower, dist, beta_out, q_out, bracketed, idx):
     P, n, m = d.shape
     excess = d - d.min(-1, keepdims=True)
     spread = np.einsum("pn,pn->p", p, excess.mean(-1))
@@ -267,7 +288,9 @@ def _bisect(p, d, D, dmin, dmax, tol, max_steps, beta_rtol, rate, lower, dist, b
             # keep every reproduction alive: a warm start with ~1e-300 mass on a point that the
             # new slope needs costs the engine ~1e5 multiplicative steps (docs/machines.md)
             init = 0.99 * np.asarray(init) + 0.01 / m
-        res = solve_padded(p, d, np.exp(logb), tol=tol_solve, init=init)
+        # a capped iteration count keeps one stubborn problem from holding up a vmapped batch;
+        # the certificate holds for any iterate, and later steps are warm-started
+        res = solve_padded(p, d, np.exp(logb), tol=tol_solve, init=init, max_iter=max_iter)
         np.maximum(lines, res.intercept - res.beta / LN2 * D, out=lines)
         return res
 

@@ -229,9 +229,9 @@ def _as_grid(models, D, fractions, problems) -> np.ndarray:
     return D
 
 
-def _side(models, D, *, cut, target, direct=False, label="", tol=1e-7) -> Side:
+def _side(models, D, *, cut, target, direct=False, label="", tol=1e-7, solver=None) -> Side:
     p, d = stack_problems(rate_problem(m, cut=cut, target=target, direct=direct) for m in models)
-    pts = certified_rates(p, d, D, tol=tol)
+    pts = certified_rates(p, d, D, tol=tol, **(solver or {}))
     return Side(label, D, pts.rate, pts.lower)
 
 
@@ -244,8 +244,9 @@ def _chain_violation(sides) -> np.ndarray:
     return v
 
 
-def _equality(name, statement, models, D, side_specs, condition, condition_text, tol, details=None):
-    sides = tuple(_side(models, D, cut=c, target=t, direct=dr, label=lab, tol=tol) for lab, c, t, dr in side_specs)
+def _equality(name, statement, models, D, side_specs, condition, condition_text, tol, details=None, solver=None):
+    sides = tuple(_side(models, D, cut=c, target=t, direct=dr, label=lab, tol=tol, solver=solver)
+                  for lab, c, t, dr in side_specs)
     viol = _chain_violation(sides)
     return TheoremCheck(name, statement, "=", sides, np.asarray(condition, dtype=bool), condition_text, viol,
                         np.full(viol.shape, SLACK), details or {})
@@ -257,7 +258,7 @@ def _name(m: FiniteTaskModel, layer: Layer) -> str:
 
 # ------------------------------------------------------------------------- Theorems 1, 2
 def check_theorem1(models, D=None, *, cut: Layer = 1, target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
-                   tol: float = 1e-7) -> TheoremCheck:
+                   tol: float = 1e-7, solver: dict | None = None) -> TheoremCheck:
     r"""Theorem 1: :math:`R_{XY}(D;T) = R_Y(D;T)` (direct coding = model splitting), no hypothesis.
 
     With ``target`` a hidden layer this is Corollary 2.3's :math:`R_{XY}(D;Y) = R_Y(D;Y)`.
@@ -267,11 +268,11 @@ def check_theorem1(models, D=None, *, cut: Layer = 1, target: Layer = -1, fracti
     D = _as_grid(ms, D, fractions, [(cut, target, True), (cut, target, False)])
     return _equality("Theorem 1", f"R_X{y}(D;{t}) = R_{y}(D;{t})", ms, D,
                      [(f"R_X{y}(D;{t})", cut, target, True), (f"R_{y}(D;{t})", cut, target, False)],
-                     np.ones(len(ms), bool), "none (holds for every model)", tol)
+                     np.ones(len(ms), bool), "none (holds for every model)", tol, solver=solver)
 
 
 def check_theorem2(models, D=None, *, cut: Layer = 1, target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
-                   tol: float = 1e-7) -> TheoremCheck:
+                   tol: float = 1e-7, solver: dict | None = None) -> TheoremCheck:
     r"""Theorem 2: :math:`R_X(D;T) = R_Y(D;T)` if :math:`h(\hat{\mathcal Y}) \subseteq \mathcal I_f(\mathcal X)`.
 
     ``details['splitting_le']`` is the violation of [17]'s :math:`R_Y \le R_X` (checked on
@@ -285,7 +286,7 @@ def check_theorem2(models, D=None, *, cut: Layer = 1, target: Layer = -1, fracti
     cov = np.array([covering_condition(m, cut, target) for m in ms])
     chk = _equality("Theorem 2", f"R_X(D;{t}) = R_{y}(D;{t})", ms, D,
                     [(f"R_X(D;{t})", 0, target, False), (f"R_{y}(D;{t})", cut, target, False)],
-                    img & cov, f"h({y}^) within I_f(X^) (and f(X^) within h({y}^))", tol)
+                    img & cov, f"h({y}^) within I_f(X^) (and f(X^) within h({y}^))", tol, solver=solver)
     rx, ry = chk.sides
     return dataclasses.replace(chk, details={"image_condition": img, "covering": cov,
                                              "splitting_le": ry.lower - rx.rate,
@@ -293,7 +294,7 @@ def check_theorem2(models, D=None, *, cut: Layer = 1, target: Layer = -1, fracti
 
 
 def check_theorem2a(models, D=None, *, cut: Layer = 1, target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
-                    tol: float = 1e-7) -> TheoremCheck:
+                    tol: float = 1e-7, solver: dict | None = None) -> TheoremCheck:
     r"""Theorem 2.A: :math:`R_X(D;T) = R_Y(D;T)` under the substitute condition
     (:func:`theorem2a_condition`, uniform form) — for models that break the image condition."""
     ms = _models(models)
@@ -303,13 +304,13 @@ def check_theorem2a(models, D=None, *, cut: Layer = 1, target: Layer = -1, fract
     img = np.array([image_condition(m, cut, target) for m in ms])
     chk = _equality("Theorem 2.A", f"R_X(D;{t}) = R_{y}(D;{t})", ms, D,
                     [(f"R_X(D;{t})", 0, target, False), (f"R_{y}(D;{t})", cut, target, False)],
-                    cond, "every out-of-image output has one in-image substitute no worse for every y", tol)
+                    cond, "every out-of-image output has one in-image substitute no worse for every y", tol, solver=solver)
     rx, ry = chk.sides
     return dataclasses.replace(chk, details={"image_condition": img, "strict_gap": rx.lower - ry.rate})
 
 
 def check_corollary21(models, D=None, *, cuts=(1, 2), target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
-                      tol: float = 1e-7) -> TheoremCheck:
+                      tol: float = 1e-7, solver: dict | None = None) -> TheoremCheck:
     r"""Corollary 2.1: :math:`R_{Y_2}(D;T) = R_{Y_1}(D;T) = R_X(D;T)` under the image condition at both cuts."""
     ms = _models(models)
     c1, c2 = cuts
@@ -318,11 +319,11 @@ def check_corollary21(models, D=None, *, cuts=(1, 2), target: Layer = -1, fracti
     cond = np.array([all(image_condition(m, c, target) and covering_condition(m, c, target) for c in cuts) for m in ms])
     return _equality("Corollary 2.1", f"R_{y2}(D;{t}) = R_{y1}(D;{t}) = R_X(D;{t})", ms, D,
                      [(f"R_{y2}(D;{t})", c2, target, False), (f"R_{y1}(D;{t})", c1, target, False),
-                      (f"R_X(D;{t})", 0, target, False)], cond, f"image condition at {y1} and at {y2}", tol)
+                      (f"R_X(D;{t})", 0, target, False)], cond, f"image condition at {y1} and at {y2}", tol, solver=solver)
 
 
 def check_corollary22(models, D=None, *, cuts=(1, 2), target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
-                      tol: float = 1e-7) -> TheoremCheck:
+                      tol: float = 1e-7, solver: dict | None = None) -> TheoremCheck:
     r"""Corollary 2.2: :math:`R_{Y_2} = R_{XY_2} = R_{XY_1} = R_{Y_1}` (all at (D;T)) under Cor. 2.1's conditions."""
     ms = _models(models)
     c1, c2 = cuts
@@ -332,21 +333,22 @@ def check_corollary22(models, D=None, *, cuts=(1, 2), target: Layer = -1, fracti
     return _equality("Corollary 2.2", f"R_{y2} = R_X{y2} = R_X{y1} = R_{y1} (D;{t})", ms, D,
                      [(f"R_{y2}(D;{t})", c2, target, False), (f"R_X{y2}(D;{t})", c2, target, True),
                       (f"R_X{y1}(D;{t})", c1, target, True), (f"R_{y1}(D;{t})", c1, target, False)],
-                     cond, f"image condition at {y1} and at {y2}", tol)
+                     cond, f"image condition at {y1} and at {y2}", tol, solver=solver)
 
 
 def check_corollary23(models, D=None, *, cut: Layer = 1, target: Layer | None = None,
-                      fractions=(0.1, 0.3, 0.5, 0.7, 0.9), tol: float = 1e-7) -> TheoremCheck:
+                      fractions=(0.1, 0.3, 0.5, 0.7, 0.9), tol: float = 1e-7, solver: dict | None = None) -> TheoremCheck:
     r"""Corollary 2.3: :math:`R_{XY}(D;Y) = R_Y(D;Y)` (distortion at the cut layer), no hypothesis.
 
     ``target`` defaults to the cut layer; any layer at or after it also works (Theorem 1's logic).
     """
-    chk = check_theorem1(models, D, cut=cut, target=cut if target is None else target, fractions=fractions, tol=tol)
+    chk = check_theorem1(models, D, cut=cut, target=cut if target is None else target, fractions=fractions, tol=tol,
+                         solver=solver)
     return dataclasses.replace(chk, name="Corollary 2.3")
 
 
 def check_corollary24(models, D=None, *, cut: Layer = 1, target: Layer = 2, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
-                      tol: float = 1e-7) -> tuple[TheoremCheck, TheoremCheck]:
+                      tol: float = 1e-7, solver: dict | None = None) -> tuple[TheoremCheck, TheoremCheck]:
     r"""Corollary 2.4, both parts, with distortion at the distillation point ``target`` (Y_2).
 
     (a) :math:`R_{XY_2}(D;Y_2) = R_{Y_2}(D;Y_2) = R_X(D;Y_2)` — hypothesis: Theorem 2 (or 2.A)
@@ -365,11 +367,11 @@ def check_corollary24(models, D=None, *, cut: Layer = 1, target: Layer = 2, frac
     D = _as_grid(ms, D, fractions, [(0, target, False), (cut, target, False), (target, target, False)])
     a = _equality("Corollary 2.4a", f"R_X{y2}(D;{y2}) = R_{y2}(D;{y2}) = R_X(D;{y2})", ms, D,
                   [(f"R_X{y2}(D;{y2})", target, target, True), (f"R_{y2}(D;{y2})", target, target, False),
-                   (f"R_X(D;{y2})", 0, target, False)], cond(0), f"Thm 2/2.A condition for target {y2}, input X", tol)
+                   (f"R_X(D;{y2})", 0, target, False)], cond(0), f"Thm 2/2.A condition for target {y2}, input X", tol, solver=solver)
     b = _equality("Corollary 2.4b", f"R_X{y1}(D;{y2}) = R_{y1}(D;{y2}) = R_{y2}(D;{y2})", ms, D,
                   [(f"R_X{y1}(D;{y2})", cut, target, True), (f"R_{y1}(D;{y2})", cut, target, False),
                    (f"R_{y2}(D;{y2})", target, target, False)], cond(cut),
-                  f"Thm 2/2.A condition for target {y2}, input {y1}", tol)
+                  f"Thm 2/2.A condition for target {y2}, input {y1}", tol, solver=solver)
     return a, b
 
 
