@@ -32,7 +32,8 @@ def _n(quick: bool) -> int:
 
 #: Regression models (squared-error tasks) are hard for the engine near their many linear
 #: pieces; a capped budget keeps the batch bounded and the *certified* error is reported.
-REG = dict(solver=dict(max_steps=25, max_iter=2000), fractions=(0.2, 0.5, 0.8))
+def _reg(quick: bool) -> dict:
+    return dict(solver=dict(max_steps=25, max_iter=2000), fractions=(0.5,) if quick else (0.2, 0.5, 0.8))
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,7 +77,7 @@ def _record(claim_id, checks, *, min_applicable: int, extra: str = "", tol_why: 
 # ------------------------------------------------------------------------ Theorem 1
 @claim("machines.theorem1", "Thm. 1", "R_XY(D;T) = R_Y(D;T) for every finite model (direct coding = model splitting)")
 def theorem1(quick: bool):
-    checks = [check_theorem1(_models("cls", quick)), check_theorem1(_models("reg_in", quick), **REG)]
+    checks = [check_theorem1(_models("cls", quick)), check_theorem1(_models("reg_in", quick), **_reg(quick))]
     return _record("machines.theorem1", checks, min_applicable=200,
                    extra=" (classification and regression models, 5 distortions each)")
 
@@ -101,7 +102,7 @@ def theorem2_counter(quick: bool):
     strict = c.details["strict_gap"][0]
     ok_hand = (not c.condition.any()) and strict.min() > SLACK and rx.lower[0, 1] - SLACK <= exact <= rx.rate[0, 1] + SLACK \
         and ry.rate[0, 1] == 0.0
-    fam = check_theorem2(_models("reg_in", quick), **REG)
+    fam = check_theorem2(_models("reg_in", quick), **_reg(quick))
     frac = float((fam.details["strict_gap"] > SLACK).any(1).mean())
     ok = ok_hand and not fam.condition.any() and np.all(fam.details["splitting_le"] <= SLACK) and frac > 0.5
     return make("machines.theorem2_needs_image_condition",
@@ -119,7 +120,7 @@ def theorem2_counter(quick: bool):
 @claim("machines.theorem2a", "Thm. 2.A", "R_X(D;T) = R_Y(D;T) when every out-of-image output has a substitute "
        "in I_f(X) no worse for every y")
 def theorem2a(quick: bool):
-    c = check_theorem2a(_models("reg_out", quick), **REG)
+    c = check_theorem2a(_models("reg_out", quick), **_reg(quick))
     hand = check_theorem2a(I.theorem2a_model())
     return _record("machines.theorem2a", [c, hand], min_applicable=1,
                    extra=" (random regression models whose extra task value lies beyond the image; then the "
@@ -154,16 +155,16 @@ def corollary22(quick: bool):
 
 @claim("machines.corollary23", "Cor. 2.3", "R_XY(D;Y) = R_Y(D;Y): distortion at the cut layer, no hypothesis")
 def corollary23(quick: bool):
-    return _record("machines.corollary23", [check_corollary23(_models("two", quick)),
-                                            check_corollary23(_models("two", quick), cut=1, target=2)],
+    return _record("machines.corollary23", [check_corollary23(_models("two", quick), **_reg(quick)),
+                                            check_corollary23(_models("two", quick), cut=1, target=2, **_reg(quick))],
                    min_applicable=200, extra=" (cut Y1, target Y1; then cut Y1, target Y2)")
 
 
 @claim("machines.corollary24", "Cor. 2.4", "R_XY2(D;Y2) = R_Y2(D;Y2) = R_X(D;Y2) and R_XY1(D;Y2) = R_Y1(D;Y2) = "
        "R_Y2(D;Y2) under Thm. 2/2.A-type conditions")
 def corollary24(quick: bool):
-    a, b = check_corollary24(_models("two_plain", quick))
-    ea, eb = check_corollary24(_models("two", quick))   # an unreachable Y2 value breaks the condition
+    a, b = check_corollary24(_models("two_plain", quick), **_reg(quick))
+    ea, eb = check_corollary24(_models("two", quick), **_reg(quick))   # an unreachable Y2 value breaks the condition
     unequal = float((ea.sides[1].rate < ea.sides[2].lower - SLACK).any(1).mean())
     return _record("machines.corollary24", [a, b], min_applicable=200,
                    extra=f"; with an extra Y2 value no input reaches (hypothesis false on "
