@@ -210,8 +210,9 @@ def corollary32(quick: bool):
 def _strict(claim_id, c, n_min):
     drop = c.details["merge_rate_drop"][c.mask]
     return _record(claim_id, [c], min_applicable=n_min, tol_why=STRICT_WHY,
-                   extra=f"; merge (proof of Thm. 4) rate drop at the witness: min {drop.min():.3g}, median "
-                         f"{np.median(drop):.3g} bits" if drop.size else "")
+                   extra=(f"; merge (proof of Thm. 4) rate drop at the witness: min {drop.min():.3g}, median "
+                          f"{np.median(drop):.3g} bits" if drop.size else "")
+                   + f"; convex outer bound failed at {c.details['convex_failed']} points (LP witness used there)")
 
 
 @claim("machines.theorem4", "Thm. 4", "R_X(D_T^min;T) < R_X(D_X;X) when the task-minimising X-optimal code has two "

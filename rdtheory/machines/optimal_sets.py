@@ -207,13 +207,18 @@ def _convex(p, d, e, D, R_up, R_lo, beta, eps):
         for slack in (eps, 10 * eps, 100 * eps):
             cons = [cp.sum(J, axis=1) == ps, cp.sum(cp.multiply(J, ds)) <= D, info <= R_up + slack]
             prob = cp.Problem(sense(obj), cons)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    prob.solve(solver=cp.CLARABEL)
-                except cp.SolverError:
-                    continue
-            if prob.status == cp.OPTIMAL:
+            solved = False
+            for solver in (cp.CLARABEL, cp.SCS):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        prob.solve(solver=solver, **({"eps": 1e-9, "max_iters": 20000} if solver == cp.SCS else {}))
+                    except cp.SolverError:
+                        continue
+                if prob.status == cp.OPTIMAL:
+                    solved = True
+                    break
+            if solved:
                 break
         if J.value is None or prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             raise RuntimeError(f"convex program for the induced distortion set failed ({prob.status})")

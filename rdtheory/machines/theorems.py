@@ -394,6 +394,7 @@ def _supervised(name, statement, models, D, *, cut, target, strict, fractions, t
     drop = np.zeros((B, K))
     cand = np.zeros((B, K), dtype=bool)
     widths = np.zeros((B, K))
+    convex_failed = 0
     for b in range(B):
         labels = ms[b].push(cut, labels_at)[opt[b].reproductions]
         for k in range(K):
@@ -406,7 +407,10 @@ def _supervised(name, statement, models, D, *, cut, target, strict, fractions, t
             cand[b, k] = bool(cs) and cs[0].rate_drop > 1e-9
             drop[b, k] = cs[0].rate_drop if cs else 0.0
             if strict and convex and cand[b, k]:  # the strict claim is made only where the merge applies
-                d_lo[b, k] = induced_set(p[b], d[b], e[b], D[b, k], method="convex", point=pt).minimum
+                try:
+                    d_lo[b, k] = induced_set(p[b], d[b], e[b], D[b, k], method="convex", point=pt).minimum
+                except RuntimeError:
+                    convex_failed += 1   # falls back to the witness's D_w (certified to the LP tolerance)
     lhs_w = certified_rates(p, e, np.maximum(d_w, _dmin(p, e)[:, None]), tol=tol)
     src, tgt = _name(ms[0], cut), _name(ms[0], target)
     rhs_side = Side(f"R_{src}(D_{src};{src})", D, rhs.rate, rhs.lower)
@@ -429,7 +433,8 @@ def _supervised(name, statement, models, D, *, cut, target, strict, fractions, t
         ctext = "none (D > 0)"
     details = {"D_min_witness": d_w, "D_min_outer": d_lo, "witness_defect_bits": defect,
                "merge_rate_drop": drop, "merge_condition": cand, "induced_width": widths,
-               "lhs_at_witness_upper": lhs_w.rate, "lhs_at_witness_lower": lhs_w.lower}
+               "lhs_at_witness_upper": lhs_w.rate, "lhs_at_witness_lower": lhs_w.lower,
+               "convex_failed": convex_failed}
     return TheoremCheck(name, statement, "<" if strict else "<=", (lhs_side, rhs_side), cond, ctext, viol,
                         slack, details)
 
