@@ -17,7 +17,7 @@ from rdtheory.machines import (SLACK, check_corollary21, check_corollary22, chec
                                check_theorem2, check_theorem2a, check_theorem3, check_theorem4)
 from rdtheory.machines import instances as I
 
-FAST = settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 seeds = st.integers(0, 2**31 - 1)
 BATCH = 4
