@@ -205,11 +205,17 @@ def _ba_map(theta, alive, K, p):
     return new, phi, gap
 
 
-def _plain_round(s: _State, K, p, cfg: SolverConfig) -> _State:
+def _round_cond(cfg: SolverConfig):
+    """Loop condition of a BA/SQUAREM round: round length, tolerance and budget."""
+
     def cond(c):
         j, st = c
         return (j < cfg.round_len) & (st.gap > cfg.tol_nats) & (st.it < cfg.max_iter)
 
+    return cond
+
+
+def _plain_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     def body(c):
         j, st = c
         theta, _, gap = _ba_map(st.theta, st.alive, K, p)
@@ -217,15 +223,11 @@ def _plain_round(s: _State, K, p, cfg: SolverConfig) -> _State:
         done = gap <= cfg.tol_nats
         return j + 1, st._replace(theta=jnp.where(done, st.theta, theta), gap=gap, it=st.it + 1)
 
-    return lax.while_loop(cond, body, (0, s))[1]
+    return lax.while_loop(_round_cond(cfg), body, (0, s))[1]
 
 
 def _squarem_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     """SQUAREM (S3) cycles on the BA map in log r, monotone in Phi."""
-
-    def cond(c):
-        j, st = c
-        return (j < cfg.round_len) & (st.gap > cfg.tol_nats) & (st.it < cfg.max_iter)
 
     def body(c):
         j, st = c
@@ -245,7 +247,7 @@ def _squarem_round(s: _State, K, p, cfg: SolverConfig) -> _State:
         new = jnp.where(done, t0, new)
         return j + 3, st._replace(theta=new, gap=gap0, it=st.it + jnp.where(done, 1, 3))
 
-    return lax.while_loop(cond, body, (0, s))[1]
+    return lax.while_loop(_round_cond(cfg), body, (0, s))[1]
 
 
 def _lambert_upper(t, iters: int = 30):

@@ -31,22 +31,22 @@ def _values(v, name):
     return arr[:, None] if arr.ndim == 1 else arr
 
 
-def squared_error(x_values, xhat_values=None) -> np.ndarray:
-    r"""Squared error :math:`\|x-\hat x\|_2^2` between value grids (1-D values or (n, k) points)."""
+def _pairwise(x_values, xhat_values, per_coordinate) -> np.ndarray:
     x = _values(x_values, "x_values")
     y = x if xhat_values is None else _values(xhat_values, "xhat_values")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x_values and xhat_values must have the same point dimension; got {x.shape[1]} and {y.shape[1]}")
-    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    return per_coordinate(x[:, None, :] - y[None, :, :]).sum(-1)
+
+
+def squared_error(x_values, xhat_values=None) -> np.ndarray:
+    r"""Squared error :math:`\|x-\hat x\|_2^2` between value grids (1-D values or (n, k) points)."""
+    return _pairwise(x_values, xhat_values, np.square)
 
 
 def absolute_error(x_values, xhat_values=None) -> np.ndarray:
     r"""Absolute (L1) error :math:`\|x-\hat x\|_1` between value grids."""
-    x = _values(x_values, "x_values")
-    y = x if xhat_values is None else _values(xhat_values, "xhat_values")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x_values and xhat_values must have the same point dimension; got {x.shape[1]} and {y.shape[1]}")
-    return np.abs(x[:, None, :] - y[None, :, :]).sum(-1)
+    return _pairwise(x_values, xhat_values, np.abs)
 
 
 def from_matrix(d) -> np.ndarray:
