@@ -559,7 +559,13 @@ def blahut_arimoto(p, d, beta, *, tol: float = 1e-7, max_iter: int = 100_000,
     else:
         sizes = [int(min(newton_size, m))]
     with jax.enable_x64(dt == np.float64):
-        return _staged(p, d, beta, theta0, batch, cfg, dt, devices, sizes)
+        out = _staged(p, d, beta, theta0, batch, cfg, dt, devices, sizes)
+        bad = ~(np.isfinite(out.rate) & np.isfinite(out.lower) & np.all(np.isfinite(out.r), axis=-1))
+        if np.any(bad) and method != "squarem":
+            # safety net: never hand back a NaN; SQUAREM has no linear algebra to break
+            fix = _staged(p, d, beta, theta0, batch, dataclasses.replace(cfg, method="squarem"), dt, devices, [2])
+            out = jax.tree.map(lambda a, b: np.where(bad.reshape(bad.shape + (1,) * (a.ndim - bad.ndim)), b, a), out, fix)
+        return out
 
 
 #: weight of the uniform distribution mixed into a warm start ``init``
