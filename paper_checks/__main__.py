@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true",
                     help="exit 1 when a claim fails (default: only when a claim or figure crashes; a "
                          "failed claim is a result, reported in REPORT.md)")
+    ap.add_argument("--first", default="engine*,toy*,vinfo*",
+                    help="comma-separated globs of claims to run first (fast ones, so that a report "
+                         "written while the run goes on covers as much as possible)")
     ap.add_argument("--out", type=Path, default=ROOT / "paper_checks", help="folder for REPORT.md/report.json")
     ap.add_argument("--figures", type=Path, default=ROOT / "figures", help="folder for figures")
     args = ap.parse_args(argv)
@@ -93,12 +96,31 @@ def main(argv: list[str] | None = None) -> int:
     discover()
     t0 = time.perf_counter()
     records: list[Claim] = []
+    fig_status: dict[str, str] = {}
+    whole = not args.only_figures and args.only == "*"
+
+    def write_report(todo: int = 0) -> None:
+        """REPORT.md/report.json after every claim: a stopped run still leaves what it computed."""
+        if not whole:
+            return
+        text = render_markdown(records, fig_status, quick, time.perf_counter() - t0)
+        if todo:
+            text = text.replace("\n", f"\n\n**INCOMPLETE: {todo} claim(s) not computed yet (the run was "
+                                f"still going or was stopped).**\n", 1)
+        atomic_write_text(args.out / "REPORT.md", text)
+        atomic_write_json(args.out / "report.json", {
+            "quick": quick, "seconds": time.perf_counter() - t0, "incomplete": todo,
+            "claims": [r.to_json() for r in records], "figures": fig_status})
+
     if not args.only_figures:
-        for cid in sorted(k for k in CLAIMS if fnmatch.fnmatch(k, args.only)):
+        firsts = [g for g in args.first.split(",") if g]
+        rank = lambda cid: next((i for i, g in enumerate(firsts) if fnmatch.fnmatch(cid, g)), len(firsts))
+        order = sorted((k for k in CLAIMS if fnmatch.fnmatch(k, args.only)), key=lambda k: (rank(k), k))
+        for i, cid in enumerate(order):
             rec = run_claim(cid, quick)
             records.append(rec)
             print(f"[{rec.status:5s}] {cid}  measured={_fmt(rec.measured)}  ({rec.seconds:.1f}s)", flush=True)
-    fig_status: dict[str, str] = {}
+            write_report(todo=len(order) - i - 1)
     for name in sorted(k for k in FIGURES if fnmatch.fnmatch(k, args.only)):
         try:
             fig = FIGURES[name](quick=quick)
@@ -110,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"[figure] {name}: {fig_status[name]}", flush=True)
     total = time.perf_counter() - t0
-    if not args.only_figures and args.only == "*":
-        atomic_write_text(args.out / "REPORT.md", render_markdown(records, fig_status, quick, total))
-        atomic_write_json(args.out / "report.json", {
-            "quick": quick, "seconds": total, "claims": [r.to_json() for r in records], "figures": fig_status})
+    write_report()
     failed = [r.claim_id for r in records if r.status == FAIL]
     crashed = [r.claim_id for r in records if r.status == ERROR]
     crashed += [n for n, s in fig_status.items() if s.startswith("ERROR")]
