@@ -37,8 +37,7 @@ bench: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python -m paper_checks --only-figures
 
-## full budgets for every claim, retraining what `check` takes from committed checkpoints
-## (each training run checkpoints every epoch and resumes where it stopped)
+## full budgets for every claim (CIFAR retraining: see docs/vision.md; resumable per epoch)
 reproduce: $(STAMP)
 	$(BIN)/python -m paper_checks --full
 
