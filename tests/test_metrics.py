@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rdtheory.metrics as metrics
-from rdtheory.metrics import bd_metric, bd_rate
+from rdtheory.metrics import bd_metric, bd_rate, bd_table, format_bd_table
 from rdtheory.metrics import bd as bd_module
 
 METHODS = ["cubic", "pchip"]
@@ -130,4 +130,83 @@ def test_pchip_needs_two_points_and_metric_checks_rates():
 
 
 def test_public_api():
-    assert set(metrics.__all__) == {"BD_METHODS", "bd_metric", "bd_rate"}
+    assert set(metrics.__all__) == {"BD_METHODS", "bd_metric", "bd_rate", "bd_table", "format_bd_table"}
+
+
+# ----------------------------------------------------------------------------- bd_table
+@pytest.mark.parametrize("method", METHODS)
+def test_bd_table_analytic_rows(method):
+    # "scaled": same accuracies at c times the rate -> BD-rate (c - 1) * 100 exactly and, with the
+    # rates shifted in log by log10(c), BD-metric is not analytic; "shifted": same rates,
+    # accuracy + delta -> BD-metric delta exactly and BD-rate is checked against bd_rate itself.
+    c, delta = 0.8, 1.5
+    curves = {"anchor": (RATE_A, ACC_A), "scaled": (c * RATE_A, ACC_A), "shifted": (RATE_A, ACC_A + delta),
+              "same": (RATE_A.tolist(), ACC_A.tolist())}
+    rows = bd_table(curves, anchor="anchor", method=method)
+    assert [r["curve"] for r in rows] == ["scaled", "shifted", "same"]  # anchor excluded, order kept
+    by = {r["curve"]: r for r in rows}
+    assert by["scaled"]["bd_rate_percent"] == pytest.approx((c - 1) * 100, abs=EXACT)
+    assert by["scaled"]["bd_metric"] == pytest.approx(bd_metric(RATE_A, ACC_A, c * RATE_A, ACC_A, method), abs=EXACT)
+    assert by["shifted"]["bd_metric"] == pytest.approx(delta, abs=EXACT)
+    assert by["shifted"]["bd_rate_percent"] == pytest.approx(
+        bd_rate(RATE_A, ACC_A, RATE_A, ACC_A + delta, method), abs=EXACT)
+    assert by["same"]["bd_rate_percent"] == pytest.approx(0.0, abs=EXACT)
+    assert by["same"]["bd_metric"] == pytest.approx(0.0, abs=EXACT)
+    # overlap intervals: metric for BD-rate, rate (not log-rate) for BD-metric
+    assert by["scaled"]["metric_overlap"] == (ACC_A.min(), ACC_A.max())
+    assert by["scaled"]["rate_overlap"] == pytest.approx((RATE_A.min(), c * RATE_A.max()))
+    assert by["shifted"]["metric_overlap"] == (ACC_A.min() + delta, ACC_A.max())
+    assert by["shifted"]["rate_overlap"] == (RATE_A.min(), RATE_A.max())
+    for r in rows:
+        assert r["anchor"] == "anchor" and r["method"] == method and r["n_points"] == RATE_A.size
+        assert r["note"] == ""
+
+
+def test_bd_table_non_overlap_is_a_row_not_an_error():
+    curves = {"A": ([1, 2, 4], [70, 75, 80]),
+              "low_metric": ([1, 2, 4], [10, 20, 30]),    # rates overlap, metrics do not
+              "high_rate": ([100, 200], [72, 78]),       # metrics overlap, rates do not
+              "neither": ([100, 200], [10, 20])}
+    by = {r["curve"]: r for r in bd_table(curves, "A")}
+    r = by["low_metric"]
+    assert r["bd_rate_percent"] is None and r["metric_overlap"] is None
+    # both linear in log R (PCHIP reproduces that): difference -60, -55, -50 at R = 1, 2, 4 -> mean -55
+    assert r["bd_metric"] == pytest.approx(-55.0, abs=EXACT)
+    assert "metric ranges do not overlap ([70, 80] vs [10, 30])" in r["note"] and "BD-metric" not in r["note"]
+    r = by["high_rate"]
+    assert r["bd_metric"] is None and r["rate_overlap"] is None and r["bd_rate_percent"] is not None
+    assert "rate ranges do not overlap ([1, 4] vs [100, 200])" in r["note"]
+    r = by["neither"]
+    assert r["bd_rate_percent"] is None and r["bd_metric"] is None
+    assert "no BD-rate" in r["note"] and "no BD-metric" in r["note"]
+
+
+def test_bd_table_errors():
+    good = ([1, 2, 4], [70, 75, 80])
+    with pytest.raises(ValueError, match="anchor 'X' is not one of the curves"):
+        bd_table({"A": good, "B": good}, anchor="X")
+    with pytest.raises(ValueError, match="method must be one of"):
+        bd_table({"A": good, "B": good}, anchor="A", method="akima")
+    with pytest.raises(ValueError, match=r"curve 'B': .*needs at least 4 points"):
+        bd_table({"A": ([1, 2, 3, 4], [1, 2, 3, 4]), "B": good}, anchor="A", method="cubic")
+    with pytest.raises(ValueError, match=r"curves\['B'\] must be a \(rates, metrics\) pair"):
+        bd_table({"A": good, "B": ([1, 2], [1, 2], [3, 4])}, anchor="A")
+    with pytest.raises(ValueError, match="curves must be a mapping"):
+        bd_table([good, good], anchor="A")
+    with pytest.raises(ValueError, match=r"curve 'B' against anchor 'A': .*repeated metric"):
+        bd_table({"A": good, "B": ([1, 2, 4], [72, 72, 78])}, anchor="A")
+    assert bd_table({"A": good}, anchor="A") == []
+
+
+def test_format_bd_table():
+    rows = bd_table({"A": ([1, 2, 4], [70, 75, 80]), "B": ([0.5, 1, 2], [70, 75, 80]),
+                     "C": ([1, 2, 4], [10, 20, 30])}, "A")
+    text = format_bd_table(rows, metric_label="top-1 (%)", rate_label="bpp")
+    lines = text.splitlines()
+    assert lines[0] == "| curve (anchor A) | BD-rate (%) | BD-top-1 (%) | top-1 (%) overlap | bpp overlap | note |"
+    assert lines[2].startswith("| B | -50.00 | +")
+    assert lines[3].startswith("| C | — | -55.00 | — | [1, 4] | metric ranges do not overlap")
+    assert len(lines) == 4 and all(line.count("|") == 7 for line in lines)
+    assert format_bd_table([]).splitlines()[0].startswith("| curve |")
+    with pytest.raises(ValueError, match="digits must be a non-negative integer"):
+        format_bd_table(rows, digits=-1)

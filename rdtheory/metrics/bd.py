@@ -35,12 +35,18 @@ These match ``bjontegaard.bd_rate`` / ``bd_psnr`` (PyPI package ``bjontegaard``)
 ``method="cubic"`` / ``"pchip"`` to floating-point rounding (see ``tests/test_metrics.py``);
 that package's ``"akima"`` method has no counterpart here.
 
+:func:`bd_table` applies both to every curve of a set against one anchor (the paper's BD
+tables), turning a missing overlap into a note on that row; :func:`format_bd_table` renders
+the rows as markdown.
+
 Example
 -------
 >>> bd_rate([1, 2, 4, 8], [70, 75, 80, 85], [0.5, 1, 2, 4], [70, 75, 80, 85])
 -50.0
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -148,3 +154,119 @@ def bd_metric(rate_a, metric_a, rate_b, metric_b, method: str = "cubic") -> floa
     r_a, m_a = _validate_curve(rate_a, metric_a, "a", method)
     r_b, m_b = _validate_curve(rate_b, metric_b, "b", method)
     return _mean_difference(np.log10(r_a), m_a, np.log10(r_b), m_b, method, "log-rate")
+
+
+# ----------------------------------------------------------------------------- tables
+def _overlap(a: np.ndarray, b: np.ndarray):
+    """The common interval ``(lo, hi)`` of two value ranges, or ``None`` if it is empty or a point."""
+    lo, hi = max(a.min(), b.min()), min(a.max(), b.max())
+    return (float(lo), float(hi)) if hi > lo else None
+
+
+def bd_table(curves: Mapping[str, tuple], anchor: str, method: str = "pchip") -> list[dict]:
+    r"""BD-rate and BD-metric of every curve against one anchor curve, one row per curve.
+
+    Args:
+        curves: ``{name: (rates, metrics)}``, each a pair of equal-length 1-D sequences of
+            operating points (rates > 0 in one unit shared by all curves, e.g. bits per pixel;
+            metric higher-is-better, e.g. top-1 accuracy in percent). Insertion order is kept.
+        anchor: the key of the reference curve; it gets no row of its own.
+        method: ``"pchip"`` (default, ≥ 2 points per curve) or ``"cubic"`` (≥ 4).
+
+    Returns:
+        A list with one dict per non-anchor curve, in the order of ``curves``:
+
+        - ``curve``, ``anchor``, ``method``, ``n_points`` (of that curve);
+        - ``bd_rate_percent`` — :func:`bd_rate` (negative: the curve saves rate), or ``None``;
+        - ``metric_overlap`` — ``(lo, hi)``, the metric interval BD-rate averages over, or ``None``;
+        - ``bd_metric`` — :func:`bd_metric` in the metric's unit (positive: the curve is
+          better at equal rate), or ``None``;
+        - ``rate_overlap`` — ``(lo, hi)``, the rate interval (in the rates' unit, not log)
+          BD-metric averages over, or ``None``;
+        - ``note`` — ``""``, or why a value is ``None`` (the two ranges that do not overlap).
+
+        A curve whose metric (or rate) range does not overlap the anchor's gets ``None`` for
+        BD-rate (or BD-metric) and a note instead of an error; BD-rate and BD-metric are
+        decided independently.
+
+    Raises:
+        ValueError: ``anchor`` not in ``curves``; an entry that is not a ``(rates, metrics)``
+            pair; and every input error of :func:`bd_rate` / :func:`bd_metric` (too few
+            points, rate ≤ 0, NaN, repeated values, unknown method) — only a missing overlap
+            is turned into a note.
+
+    >>> rows = bd_table({"A": ([1, 2, 4], [70, 75, 80]), "B": ([2, 4, 8], [70, 75, 80]),
+    ...                  "C": ([1, 2], [10, 20])}, anchor="A")
+    >>> [(r["curve"], r["bd_rate_percent"] and round(r["bd_rate_percent"], 9), round(r["bd_metric"], 9))
+    ...  for r in rows]
+    [('B', 100.0, -5.0), ('C', None, -57.5)]
+    >>> rows[1]["note"]
+    'metric ranges do not overlap ([70, 80] vs [10, 20]): no BD-rate'
+    """
+    _check_method(method)
+    if not isinstance(curves, Mapping):
+        raise ValueError(f"curves must be a mapping {{name: (rates, metrics)}}; got {type(curves).__name__}")
+    if anchor not in curves:
+        raise ValueError(f"anchor {anchor!r} is not one of the curves {list(curves)}; pass one of those names")
+    validated = {}
+    for name, pair in curves.items():
+        if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
+            raise ValueError(f"curves[{name!r}] must be a (rates, metrics) pair; got {type(pair).__name__}")
+        try:
+            validated[name] = _validate_curve(pair[0], pair[1], "a" if name == anchor else "b", method)
+        except ValueError as err:
+            raise ValueError(f"curve {name!r}: {err}") from None
+    r_a, m_a = validated[anchor]
+    rows = []
+    for name, (r_b, m_b) in validated.items():
+        if name == anchor:
+            continue
+        m_ov, r_ov = _overlap(m_a, m_b), _overlap(r_a, r_b)
+        notes = []
+        if m_ov is None:
+            notes.append(f"metric ranges do not overlap ([{m_a.min():g}, {m_a.max():g}] vs "
+                         f"[{m_b.min():g}, {m_b.max():g}]): no BD-rate")
+        if r_ov is None:
+            notes.append(f"rate ranges do not overlap ([{r_a.min():g}, {r_a.max():g}] vs "
+                         f"[{r_b.min():g}, {r_b.max():g}]): no BD-metric")
+        try:
+            rate = None if m_ov is None else bd_rate(r_a, m_a, r_b, m_b, method)
+            metric = None if r_ov is None else bd_metric(r_a, m_a, r_b, m_b, method)
+        except ValueError as err:
+            raise ValueError(f"curve {name!r} against anchor {anchor!r}: {err}") from None
+        rows.append({"curve": name, "anchor": anchor, "method": method, "n_points": int(r_b.size),
+                     "bd_rate_percent": rate, "metric_overlap": m_ov,
+                     "bd_metric": metric, "rate_overlap": r_ov, "note": "; ".join(notes)})
+    return rows
+
+
+def format_bd_table(rows, *, metric_label: str = "metric", rate_label: str = "rate", digits: int = 2) -> str:
+    """Render :func:`bd_table` rows as a GitHub-markdown table (one line per row, no trailing newline).
+
+    Columns: curve, BD-rate (%), BD-``metric_label``, the metric overlap, the rate overlap
+    (in ``rate_label`` units) and the note. ``None`` values print as ``—``. The anchor is
+    named in the header. An empty ``rows`` gives the header only.
+
+    >>> print(format_bd_table(bd_table({"A": ([1, 2], [1, 2]), "B": ([1.5, 3], [1, 2])}, "A"),
+    ...                       metric_label="acc (%)", rate_label="bpp"))
+    | curve (anchor A) | BD-rate (%) | BD-acc (%) | acc (%) overlap | bpp overlap | note |
+    |---|---:|---:|---|---|---|
+    | B | +50.00 | -0.58 | [1, 2] | [1.5, 2] |  |
+    """
+    if int(digits) != digits or digits < 0:
+        raise ValueError(f"digits must be a non-negative integer; got {digits!r}")
+    anchors = sorted({r["anchor"] for r in rows})
+    head = f"curve (anchor {', '.join(anchors)})" if anchors else "curve"
+
+    def num(v):
+        return "—" if v is None else f"{v:+.{digits}f}"
+
+    def interval(v):
+        return "—" if v is None else f"[{v[0]:.4g}, {v[1]:.4g}]"
+
+    lines = [f"| {head} | BD-rate (%) | BD-{metric_label} | {metric_label} overlap | {rate_label} overlap | note |",
+             "|---|---:|---:|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['curve']} | {num(r['bd_rate_percent'])} | {num(r['bd_metric'])} | "
+                     f"{interval(r['metric_overlap'])} | {interval(r['rate_overlap'])} | {r['note']} |")
+    return "\n".join(lines)
