@@ -50,7 +50,7 @@ def trained():
     for step in range(200):
         y = synthetic_features(32, 8, seed=1000 + step)
         out = codec(y)
-        L = loss_fn(out["likelihoods"], 32 * 8 * 8, targets={"cut": y}, estimates={"cut": out["y_hat"]})
+        L = loss_fn(out["likelihoods"], 32 * 8 * 8, targets={"cut": y}, estimates={"cut": out["output"]})
         opt.zero_grad()
         L["loss"].backward()
         opt.step()
@@ -82,7 +82,7 @@ def test_shapes(stride):
     codec = ModelSplittingCodec(C, CR, stride=stride, quant_step=0.5, hyper_channels=N)
     y = torch.randn(3, C, 8, 8)
     out = codec(y)
-    assert out["y_hat"].shape == y.shape
+    assert out["output"].shape == y.shape
     assert out["likelihoods"]["z"].shape == (3, CR, 8 // stride, 8 // stride)
     assert out["likelihoods"]["z_h"].shape == (3, N, 8 // stride // 2, 8 // stride // 2)
     for p in out["likelihoods"].values():  # bin probabilities
@@ -113,9 +113,9 @@ def test_bitstream_round_trip_is_exact(trained):
     dec = codec.decompress(enc["strings"], enc["shape"])
     with torch.no_grad():
         z_int = torch.round(codec.g_a(y) / codec.quant_step)  # the encoder's quantised latent
-        ref = codec(y)["y_hat"]
+        ref = codec(y)["output"]
     assert torch.equal(dec["z_hat"], z_int)
-    assert torch.equal(dec["y_hat"], ref)
+    assert torch.equal(dec["output"], ref)
 
 
 def _est_and_measured(codec, y):
@@ -200,7 +200,7 @@ def test_supervised_training_steps_reduce_loss():
     vals = []
     for _ in range(30):
         out = codec(y)
-        L = loss_fn(out["likelihoods"], 32 * 64, logits=head(out["y_hat"]), labels=labels)
+        L = loss_fn(out["likelihoods"], 32 * 64, logits=head(out["output"]), labels=labels)
         opt.zero_grad()
         L["loss"].backward()
         opt.step()
@@ -226,7 +226,7 @@ def test_bad_codec_config(kwargs, match):
 @pytest.mark.parametrize("y, match", [
     (torch.zeros(1, C + 1, 8, 8), r"shape \(B, 16, H, W\)"),
     (torch.zeros(C, 8, 8), r"shape \(B, 16, H, W\)"),
-    (torch.zeros(1, C, 6, 8), "divisible by stride"),
+    (torch.zeros(1, C, 6, 8), "divisible by 4"),
     (torch.zeros(1, C, 8, 8, dtype=torch.long), "floating-point"),
     (torch.full((1, C, 8, 8), float("nan")), "NaN"),
 ])

@@ -20,6 +20,10 @@ r"""Rate–distortion training losses for coding for machines (reference paper E
 
 Distortions are in squared feature units (MSEs) or nats (cross-entropy); λ converts them to
 bits per pixel, so it is in bpp per distortion unit.
+
+Scalable base layer (slides): ``beta > 0`` adds the reconstruction reward
+:math:`\beta\,\mathrm{MSE}(\hat X, X)` (``reconstruction=(x_hat, x)`` in ``forward``), giving
+:math:`\mathcal R + \lambda_b \mathcal D + \beta\,\mathrm{MSE}(\hat X, X)` with β ≪ λ_b.
 """
 from __future__ import annotations
 
@@ -70,7 +74,11 @@ class RateDistortionLoss(nn.Module):
       back end's ``Ŷ_i`` on the reconstruction), same shape per layer;
     - ``logits`` ``(B, classes)`` and ``labels`` ``(B,)`` int64 for ``"supervised"``.
 
-    Returns ``{"loss", "rate_bpp", "distortion"}`` (0-d tensors).
+    - ``reconstruction=(x_hat, x)``: the base layer's image estimate and the image, needed
+      when ``beta > 0`` (scalable base loss of the slides).
+
+    Returns ``{"loss", "rate_bpp", "distortion"}`` (0-d tensors), plus ``"reconstruction_mse"``
+    when ``beta > 0``.
 
     >>> loss = RateDistortionLoss(0.1, "mse", layers=("layer2",))
     >>> y = {"layer2": torch.zeros(2, 3)}
@@ -79,8 +87,11 @@ class RateDistortionLoss(nn.Module):
     [1.0, 1.0, 1.1]
     """
 
-    def __init__(self, lmbda: float, distortion: str = "mse", layers: Sequence[str] = ()):
+    def __init__(self, lmbda: float, distortion: str = "mse", layers: Sequence[str] = (), *, beta: float = 0.0):
         super().__init__()
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
+            raise ValueError(f"beta must be a finite number >= 0 (the reconstruction reward; 0 = none); got {beta!r}")
+        self.beta = float(beta)
         if isinstance(lmbda, bool) or not isinstance(lmbda, (int, float)) or not math.isfinite(lmbda) or lmbda <= 0:
             raise ValueError(f"lmbda must be a finite number > 0 (the R + lambda*D trade-off); got {lmbda!r}")
         if distortion not in DISTORTIONS:
@@ -122,7 +133,8 @@ class RateDistortionLoss(nn.Module):
             return sum(sq_sums) / sum(counts)
         return sum(means) / len(means)  # "mse" (K = 1) and Eq. 22
 
-    def forward(self, likelihoods, num_pixels, *, targets=None, estimates=None, logits=None, labels=None) -> dict:
+    def forward(self, likelihoods, num_pixels, *, targets=None, estimates=None, logits=None, labels=None,
+                reconstruction=None) -> dict:
         if isinstance(num_pixels, bool) or not isinstance(num_pixels, int) or num_pixels < 1:
             raise ValueError(f"num_pixels must be a positive int (input-image pixels in the batch, B*H*W); "
                              f"got {num_pixels!r}")
@@ -139,4 +151,12 @@ class RateDistortionLoss(nn.Module):
             if targets is None or estimates is None:
                 raise ValueError(f"distortion={self.distortion!r} needs targets= and estimates= mappings")
             dist = self._feature_distortion(targets, estimates)
-        return {"loss": rate + self.lmbda * dist, "rate_bpp": rate, "distortion": dist}
+        out = {"loss": rate + self.lmbda * dist, "rate_bpp": rate, "distortion": dist}
+        if self.beta > 0:
+            if not isinstance(reconstruction, (tuple, list)) or len(reconstruction) != 2 \
+                    or reconstruction[0].shape != reconstruction[1].shape:
+                raise ValueError("beta > 0 needs reconstruction=(x_hat, x), two tensors of the same shape")
+            x_hat, x = reconstruction
+            out["reconstruction_mse"] = F.mse_loss(x_hat, x.detach())
+            out["loss"] = out["loss"] + self.beta * out["reconstruction_mse"]
+        return out

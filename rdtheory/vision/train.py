@@ -22,19 +22,17 @@ these 2 CPU cores at one thread in the background). ``train(TrainConfig(...))`` 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
-import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .._io import atomic_write_bytes, atomic_write_json
+from .._io import atomic_write_json
+from .._torchrun import atomic_torch_save as _save, distributed as _dist, resolve_device as _resolve_device
 from .data import SOURCES, augment, iterate_batches, load_dataset, to_tensor
 from .models import MODELS, build_model
 
@@ -116,32 +114,6 @@ def _lr_at(cfg: TrainConfig, epoch: int, step: int, steps: int) -> float:
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * min(1.0, frac)))
 
 
-def _dist():
-    ws = int(os.environ.get("WORLD_SIZE", "1"))
-    if ws <= 1:
-        return 0, 1
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _resolve_device(device: str | None, rank: int) -> torch.device:
-    if device in (None, "", "auto"):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available; pass --device cpu")
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            local = int(os.environ.get("LOCAL_RANK", rank))
-            torch.cuda.set_device(local)
-            return torch.device("cuda", local)
-    elif device != "cpu":
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:<i>' or 'auto'; got {device!r}")
-    return torch.device(device)
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, data, *, mean_std: str = "jpeg", batch_size: int = 500, device="cpu") -> dict:
     """Top-1 accuracy (fraction) and mean cross-entropy (nats) of ``model`` on an ImageArrays split."""
@@ -155,12 +127,6 @@ def evaluate(model: nn.Module, data, *, mean_std: str = "jpeg", batch_size: int 
         correct += int((out.argmax(1) == y).sum())
         n += idx.size
     return {"accuracy": correct / n, "loss": loss / n, "n": n}
-
-
-def _save(path: Path, obj) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def train(cfg: TrainConfig, *, device: str | None = "cpu", resume: bool = True, progress: bool = True,
@@ -209,7 +175,6 @@ def train(cfg: TrainConfig, *, device: str | None = "cpu", resume: bool = True, 
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    steps = -(-len(train_data) // world // cfg.batch_size)
     stop = cfg.epochs if max_epochs is None else min(cfg.epochs, start + max_epochs)
     for epoch in range(start, stop):
         t0 = time.time()
