@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rdtheory.metrics as metrics
-from rdtheory.metrics import bd_metric, bd_rate, bd_table, format_bd_table
+from rdtheory.metrics import bd_metric, bd_rate, bd_table, format_bd_table, pareto_front
 from rdtheory.metrics import bd as bd_module
 
 METHODS = ["cubic", "pchip"]
@@ -130,7 +130,7 @@ def test_pchip_needs_two_points_and_metric_checks_rates():
 
 
 def test_public_api():
-    assert set(metrics.__all__) == {"BD_METHODS", "bd_metric", "bd_rate", "bd_table", "format_bd_table"}
+    assert set(metrics.__all__) == {"BD_METHODS", "bd_metric", "bd_rate", "bd_table", "format_bd_table", "pareto_front"}
 
 
 # ----------------------------------------------------------------------------- bd_table
@@ -210,3 +210,28 @@ def test_format_bd_table():
     assert format_bd_table([]).splitlines()[0].startswith("| curve |")
     with pytest.raises(ValueError, match="digits must be a non-negative integer"):
         format_bd_table(rows, digits=-1)
+
+
+# ----------------------------------------------------------------------------- pareto_front
+def test_pareto_front_drops_dominated_points():
+    # A measured codec curve with a dip (index 4) and a plateau (index 6): both are dominated.
+    rate = [2.6, 2.8, 3.2, 3.5, 4.2, 4.7, 5.2, 5.7]
+    acc = [26.5, 42.1, 57.3, 65.5, 64.9, 80.8, 80.1, 80.9]
+    assert pareto_front(rate, acc).tolist() == [0, 1, 2, 3, 5, 7]
+    # order of the input does not matter; output is sorted by rate
+    perm = [7, 3, 0, 5, 1, 6, 2, 4]
+    kept = pareto_front(np.take(rate, perm), np.take(acc, perm))
+    assert np.take(perm, kept).tolist() == [0, 1, 2, 3, 5, 7]
+    # ties: equal rate -> the better metric; equal metric -> the lower rate; exact duplicate -> first index
+    assert pareto_front([1, 1, 2, 3], [5, 6, 6, 7]).tolist() == [1, 3]
+    assert pareto_front([1, 1], [5, 5]).tolist() == [0]
+    # kept points are strictly increasing in both, so bd_rate accepts them
+    k = pareto_front(rate, acc)
+    assert np.all(np.diff(np.take(rate, k)) > 0) and np.all(np.diff(np.take(acc, k)) > 0)
+
+
+def test_pareto_front_errors():
+    with pytest.raises(ValueError, match="same length"):
+        pareto_front([1, 2], [1])
+    with pytest.raises(ValueError, match="finite"):
+        pareto_front([1, np.nan], [1, 2])

@@ -270,3 +270,30 @@ def format_bd_table(rows, *, metric_label: str = "metric", rate_label: str = "ra
         lines.append(f"| {r['curve']} | {num(r['bd_rate_percent'])} | {num(r['bd_metric'])} | "
                      f"{interval(r['metric_overlap'])} | {interval(r['rate_overlap'])} | {r['note']} |")
     return "\n".join(lines)
+
+
+def pareto_front(rates, metrics) -> np.ndarray:
+    """Indices of the operating points no other point dominates, sorted by rate.
+
+    A point is dominated if another has rate ≤ its rate and metric ≥ its metric, one of them
+    strictly (for exact ties the lowest index is kept). The kept points have strictly rising
+    rate and strictly rising metric, which is what a BD fit assumes: use it before
+    :func:`bd_rate` / :func:`bd_table` when a real curve is not monotone (e.g. a codec whose
+    accuracy dips at one quality), and report the dropped points.
+
+    >>> pareto_front([1, 2, 3, 4], [10, 30, 20, 40]).tolist()
+    [0, 1, 3]
+    """
+    r = np.asarray(rates, dtype=np.float64)
+    m = np.asarray(metrics, dtype=np.float64)
+    if r.ndim != 1 or r.shape != m.shape:
+        raise ValueError(f"rates and metrics must be 1-D of the same length; got shapes {r.shape} and {m.shape}")
+    if not (np.all(np.isfinite(r)) and np.all(np.isfinite(m))):
+        raise ValueError("rates and metrics must be finite; drop NaN/inf operating points first")
+    order = np.lexsort((np.arange(r.size), -m, r))  # by rate, then best metric first, then index
+    keep, best = [], -np.inf
+    for i in order:
+        if m[i] > best:
+            keep.append(i)
+            best = m[i]
+    return np.array(keep, dtype=np.int64)
