@@ -35,9 +35,9 @@ class SplitTaskModel(nn.Module):
         stages: ``[(name, module), ...]`` in forward order; the point *after* stage ``name``
             is called ``name``; the point before the first stage is ``"input"``.
 
-    >>> m = SplitTaskModel([("double", nn.Identity()), ("output", nn.Flatten())])
+    >>> m = SplitTaskModel([("y", nn.Identity()), ("output", nn.Flatten())])
     >>> m.points
-    ('input', 'double', 'output')
+    ('input', 'y', 'output')
     """
 
     def __init__(self, stages: Sequence[tuple[str, nn.Module]]):

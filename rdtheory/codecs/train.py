@@ -11,7 +11,7 @@ checkpoint, so a resumed run refuses a changed config.
   be registered).
 * :func:`train_codec` — Adam on R + λD (+ β·MSE), CompressAI's auxiliary quantile loss on a
   second optimiser, cosine learning rate set per step from ``(epoch, step)``, the epoch's
-  batch order from ``(seed, epoch)``; ``out_dir/last.pt`` written atomically after every
+  batch order and quantisation noise from ``(seed, epoch)``; ``out_dir/last.pt`` written atomically after every
   epoch (model, optimisers, history), so stopping after any epoch and resuming gives the
   same weights as an uninterrupted run; DDP under ``torchrun``; ``--device``.
 * :func:`evaluate_codec` — real bitstreams: every test image is compressed to bytes and
@@ -43,7 +43,8 @@ from .hyperprior import stream_bits
 from .losses import DISTORTIONS, RateDistortionLoss
 from .scalable import ReconstructionHead
 from .splitting import ModelSplittingCodec
-from .system import APPROACHES, INPUT, MachineCodec, SplitTaskModel
+from .system import APPROACHES, MachineCodec, SplitTaskModel
+from . import toy_task  # the circles/squares toy task (TASKS['toy'])
 
 __all__ = ["CodecConfig", "TASKS", "TaskSpec", "build", "train_codec", "evaluate_codec", "run", "lambda_sweep",
            "load_codec"]
@@ -172,6 +173,7 @@ def _imagenet_to_pixels(x: torch.Tensor) -> torch.Tensor:
 TASKS: dict[str, TaskSpec] = {
     "cifar10-resnet20": TaskSpec(_cifar_model, _cifar_data, lambda x: int(x.shape[-2] * x.shape[-1]),
                                  _imagenet_to_pixels),
+    "toy": TaskSpec(toy_task.model, toy_task.data, toy_task.pixels_per_sample, codec=toy_task.codec),
 }
 
 
@@ -208,13 +210,12 @@ def build(cfg: CodecConfig, x_example: torch.Tensor) -> tuple[CodecRun, RateDist
     """The run's model (:class:`CodecRun`) and loss from ``cfg`` (``x_example``: one input batch)."""
     cfg.validate()
     task = TASKS[cfg.task].model(cfg)
-    cut = INPUT if cfg.approach == "full_input" else cfg.cut
     for layer in cfg.layers:
-        if task.index(layer) < task.index(cut):
-            raise ValueError(f"distillation point {layer!r} is shallower than the cut point {cut!r}")
+        if task.index(layer) < task.index(cfg.cut):
+            raise ValueError(f"distillation point {layer!r} is shallower than the cut point {cfg.cut!r}")
     loss = RateDistortionLoss(cfg.lmbda, cfg.distortion, cfg.layers, beta=cfg.beta)
     make_codec = TASKS[cfg.task].codec or _make_codec
-    system = MachineCodec(make_codec(cfg, task, x_example), task, cfg.approach, cut)
+    system = MachineCodec(make_codec(cfg, task, x_example), task, cfg.approach, cfg.cut)
     head = None
     if cfg.scalable:
         head = ReconstructionHead(cfg.latent_channels, out_channels=x_example.shape[1], channels=cfg.channels,
@@ -301,6 +302,7 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
     for epoch in range(start, stop):
         t0 = time.time()
         model.train()
+        torch.manual_seed(cfg.seed * 100_003 + epoch)  # the quantisation noise of epoch e depends only on (seed, e)
         batches = _batches(len(x_all), cfg.batch_size, cfg.seed, epoch, rank, world)
         sums = {"loss": 0.0, "rate_bpp": 0.0, "distortion": 0.0}
         bar = _bar(progress and rank == 0, len(batches), f"{Path(cfg.out_dir).name} epoch {epoch + 1}/{cfg.epochs}")
