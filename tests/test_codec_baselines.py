@@ -2,6 +2,12 @@
 import numpy as np
 import pytest
 
+# baselines.py needs only numpy + Pillow, but importing it runs rdtheory/codecs/__init__.py,
+# which loads torch and CompressAI.
+pytest.importorskip("torch")
+pytest.importorskip("compressai")
+pytestmark = pytest.mark.torch
+
 from rdtheory.codecs.baselines import (CODECS, check_codec, decode, encode, encode_decode, header_bytes,
                                        header_overhead, top1_accuracy, traditional_codec_curve)
 
@@ -90,7 +96,6 @@ class _Brightness:
 
 
 def test_curve_rows_and_accuracy_on_a_known_task():
-    pytest.importorskip("torch")
     dark = np.full((3, 32, 32, 3), 30, np.uint8)
     bright = np.full((3, 32, 32, 3), 220, np.uint8)
     images, labels = np.concatenate([dark, bright]), np.array([0] * 3 + [1] * 3)
