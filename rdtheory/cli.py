@@ -4,6 +4,7 @@
     rdtheory rd --source p.npy --distortion d.csv --at-distortion 0.05
     rdtheory check [--full] [--only 'engine*']
     rdtheory train --model vgg16_bn --config cpu --data-dir ../shared/data   (needs the torch extra)
+    rdtheory codec --approach direct --cut layer2 --lmbdas 3 1 0.3 --out-dir runs/x  (torch extra)
 """
 from __future__ import annotations
 
@@ -107,9 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--only", help="glob over claim ids")
     ck.set_defaults(func=cmd_check)
 
-    from .vision.cli import add_train_subcommand  # lazy: torch is imported only when training runs
+    from .codecs.cli import add_codec_subcommand  # lazy: torch is imported only when a command runs
+    from .vision.cli import add_train_subcommand
 
     add_train_subcommand(sub)
+    add_codec_subcommand(sub)
     return ap
 
 

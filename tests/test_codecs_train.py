@@ -194,3 +194,20 @@ def test_wrong_input_shape_is_a_clear_error():
     task = _task()
     with pytest.raises(ValueError, match="cut point after the input"):
         MachineCodec(codec, task, "direct", "input")
+
+
+def test_cli_fields_equal_the_config_fields(tmp_path):
+    import typing
+
+    from rdtheory.cli import build_parser
+    from rdtheory.codecs.cli import FIELDS, config_from_args
+
+    hints = typing.get_type_hints(CodecConfig)
+    assert list(FIELDS) == [f.name for f in dataclasses.fields(CodecConfig)]
+    for name, typ in FIELDS.items():
+        assert typ in (hints[name], *typing.get_args(hints[name])), name
+    args = build_parser().parse_args(["codec", "--task", "fake", "--approach", "direct", "--cut", "layer2",
+                                      "--distortion", "mse", "--layers", "layer3", "--out-dir", str(tmp_path),
+                                      "--lmbdas", "2", "1"])
+    cfg = config_from_args(args)
+    assert (cfg.approach, cfg.cut, cfg.layers, cfg.out_dir) == ("direct", "layer2", ("layer3",), str(tmp_path))

@@ -489,7 +489,7 @@ def run(cfg: CodecConfig, *, device: str | None = "cpu", progress: bool = True, 
     train = train if train is not None else spec.data(cfg, "train")
     t0 = time.time()
     metrics = train_codec(cfg, device=device, progress=progress, data=train)
-    if not metrics["finished"]:
+    if not metrics["finished"] or distributed()[0] != 0:  # under DDP rank 0 evaluates and writes
         return metrics
     dev = resolve_device(device)
     x_test, y_test = test if test is not None else spec.data(cfg, "test")
