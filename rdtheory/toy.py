@@ -67,7 +67,7 @@ from .appropriateness import (RhoInterval, TaskAppropriateness, bootstrap_rho, r
 __all__ = [
     "SQUARE", "CIRCLE", "CLASS_NAMES", "ToySample", "sample", "g", "h", "task_model",
     "rho_analytic", "rho_sampled", "SampledRho", "LloydQuantizer", "lloyd_quantizer",
-    "QuantizedTaskResult", "quantized_task_error", "task_error_vs_rate", "ToyGrid", "discretize",
+    "QuantizedTaskResult", "quantized_task_error", "wilson", "task_error_vs_rate", "ToyGrid", "discretize",
     "RateTaskCurve", "rate_task_distortion", "rate_for_task_error", "supervised_rate", "plot_fig2",
     "plot_rate_task",
 ]
@@ -266,7 +266,21 @@ def lloyd_quantizer(points, bits: int, *, seed: int = 0, n_init: int = 10, max_i
     return LloydQuantizer(codebook=cb, bits=int(bits), train_mse=float(km.inertia_ / p.shape[0]))
 
 
-def _wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    r"""Wilson score interval for a binomial proportion: ``k`` failures out of ``n`` trials.
+
+    .. math:: \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n},
+              \quad z = \Phi^{-1}(1/2 + \text{confidence}/2),
+
+    with the exact end points 0 when k = 0 and 1 when k = n. Returns ``(low, high)``.
+
+    >>> [round(b, 6) for b in wilson(0, 20_000)]
+    [0.0, 0.000192]
+    """
+    if int(n) != n or n < 1 or int(k) != k or not 0 <= k <= n:
+        raise ValueError(f"need integers 0 <= k <= n, n >= 1; got k={k!r}, n={n!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
     from scipy.stats import norm
 
     z = float(norm.ppf(0.5 + confidence / 2))
@@ -325,7 +339,7 @@ def quantized_task_error(layer: str, bits: int, *, n_train: int = 5000, n_test: 
     freq = np.bincount(idx, minlength=q.codebook.shape[0]) / n
     nz = freq[freq > 0]
     return QuantizedTaskResult(
-        layer=key, bits=int(bits), quantizer=q, task_error=wrong / n, task_error_ci=_wilson(wrong, n),
+        layer=key, bits=int(bits), quantizer=q, task_error=wrong / n, task_error_ci=wilson(wrong, n),
         test_mse=float(((feats - q.codebook[idx]) ** 2).sum(axis=1).mean()), rate_fixed=float(bits),
         rate_entropy=float(-(nz * np.log2(nz)).sum()), codeword_labels=cw_labels, n_test=n)
 
