@@ -211,3 +211,17 @@ def test_cli_fields_equal_the_config_fields(tmp_path):
                                       "--lmbdas", "2", "1"])
     cfg = config_from_args(args)
     assert (cfg.approach, cfg.cut, cfg.layers, cfg.out_dir) == ("direct", "layer2", ("layer3",), str(tmp_path))
+
+
+@pytest.mark.slow
+def test_ddp_under_torchrun_trains_and_rank0_writes(tmp_path):
+    """Two gloo ranks on CPU: the run finishes, rank 0 writes model.pt, both ranks saw all epochs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parent / "helpers" / "ddp_codec_run.py"
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+                    str(script), str(tmp_path)], check=True, capture_output=True, timeout=300)
+    assert (tmp_path / "run" / "model.pt").exists()
+    assert [(tmp_path / f"rank{r}.txt").read_text().split() for r in (0, 1)] == [["True", "2"]] * 2
