@@ -21,7 +21,7 @@ from rdtheory.codecs.direct import DirectCodec, full_input_codec  # noqa: E402
 from rdtheory.codecs.hyperprior import stream_bits  # noqa: E402
 from rdtheory.codecs.scalable import EnhancementCodec  # noqa: E402
 from rdtheory.codecs.system import MachineCodec, SplitTaskModel  # noqa: E402
-from rdtheory.codecs.train import CodecConfig, TaskSpec, build, evaluate_codec, lambda_sweep, train_codec  # noqa: E402
+from rdtheory.codecs.train import CodecConfig, TaskSpec, build, lambda_sweep, train_codec  # noqa: E402
 from rdtheory.vision.models import cifar_resnet  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
