@@ -16,13 +16,14 @@ information). The rate in bits is
 .. math:: \mathcal R = -\sum_{b=1}^{B}\sum_{c=1}^{C}\log_2 p_c(\hat Z_{b,c}).
 
 **One stream per batch.** CompressAI's rANS coder flushes its state at the end of every
-stream (30–65 bits measured, ≤ 96 bits: a 64-bit state plus one 32-bit word), which would
-swamp rates below one bit per sample if every sample had its own stream. :meth:`compress`
-therefore lays the latents of the whole batch out as one ``(1, C, B, 1)`` tensor and codes
-them as a *single* string: the flush is paid once per batch, i.e. ≤ 96/B bits per sample.
-The factorised prior needs no side stream; the returned ``strings`` keep the two-list layout
-of :class:`~rdtheory.codecs.hyperprior.HyperpriorCodec` (``[latent strings, side strings]``)
-with an empty side string, so :func:`~rdtheory.codecs.hyperprior.stream_bits` and
+stream (≤ 96 bits: a 64-bit state plus one 32-bit word; 41–64 bits measured with the toy's
+trained codecs, prior mismatch included), which would swamp rates below one bit per sample if
+every sample had its own stream. :meth:`compress` therefore lays the latents of the whole batch
+out as one ``(1, C, B, 1)`` tensor and codes them as a *single* string: the flush is paid once
+per batch, i.e. ≤ 96/B bits per sample. The factorised prior needs no side stream; the
+returned ``strings`` keep the two-list layout of
+:class:`~rdtheory.codecs.hyperprior.HyperpriorCodec` (``[latent strings, side strings]``) with
+an empty side string, so :func:`~rdtheory.codecs.hyperprior.stream_bits` and
 :func:`~rdtheory.codecs.train.evaluate_codec` count the bytes unchanged.
 
 **Quantisation offsets.** Training uses CompressAI's additive-noise proxy
@@ -30,13 +31,13 @@ with an empty side string, so :func:`~rdtheory.codecs.hyperprior.stream_bits` an
 prior's *medians*, and for a latent that carries one bit (two equiprobable clusters, the
 typical solution here) the median of the learned density lies in the gap between the clusters,
 so both clusters sit on rounding boundaries and are split over two bins each: measured, a
-supervised codec whose training rate was 1.38 bits/sample coded at 2.48. :meth:`update`
+supervised toy codec whose training rate was 1.38 bits/sample coded at 2.48. :meth:`update`
 therefore first sets each channel's offset (median) to the one that minimises the entropy of
 the binned learned density (:meth:`best_offsets`; data-free), then builds the coder's tables.
-The prior starts narrow (:data:`PRIOR_INIT_SCALE`). (Straight-through rounding during training was also tried: the rate gradient vanishes in the
-prior's tails and training diverged or stalled at 2–15 bits.) In ``eval()`` mode ``forward``
-rounds with those offsets and its likelihoods are those the entropy coder uses (up to its
-16-bit CDFs).
+The prior starts narrow (:data:`PRIOR_INIT_SCALE`). Straight-through rounding during training
+was also tried: the rate gradient vanishes in the prior's tails and training diverged or
+stalled at 2–15 bits/sample. In ``eval()`` mode ``forward`` rounds with those offsets and its
+likelihoods are those the entropy coder uses (up to its 16-bit CDFs).
 """
 from __future__ import annotations
 
