@@ -99,9 +99,18 @@ def collect(out_root) -> dict[str, list[dict]]:
     return out
 
 
+def at_chance(point: dict, classes: int = 10) -> bool:
+    """A collapsed code: accuracy within 3 binomial standard errors of guessing (1/classes).
+    Such points (the codec sends nothing but the coder's flush) are kept in the curves but not
+    in the BD fits, where a vertical drop to chance would dominate the interpolation."""
+    p0 = 1.0 / classes
+    return point["accuracy"] <= p0 + 3 * (p0 * (1 - p0) / point["n"]) ** 0.5
+
+
 def summarize(results: dict[str, list[dict]], anchor: str = "splitting-C1-layer2") -> dict:
     """Curves, their Pareto fronts, and the BD table against ``anchor`` (BD-rate %, BD-accuracy in
-    points, PCHIP over the non-dominated points of each curve; a missing overlap is a note)."""
+    points, PCHIP over the non-dominated points of each curve without the :func:`at_chance`
+    points; a missing overlap is a note)."""
     curves = {}
     for name, rs in results.items():
         done = sorted((r for r in rs if "bpp" in r), key=lambda r: r["bpp"])
@@ -109,6 +118,7 @@ def summarize(results: dict[str, list[dict]], anchor: str = "splitting-C1-layer2
                         | {"lmbda": r["config"]["lmbda"]} for r in done]
     fronts = {}
     for name, pts in curves.items():
+        pts = [p for p in pts if not at_chance(p)]
         if len(pts) >= 2:
             keep = pareto_front([p["bpp"] for p in pts], [p["accuracy"] for p in pts])
             fronts[name] = ([pts[i]["bpp"] for i in keep], [100 * pts[i]["accuracy"] for i in keep])
