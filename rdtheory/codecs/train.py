@@ -275,7 +275,10 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
     if cfg.init_from:
         init = _load_state(cfg.init_from)["model"]
         _resize_coder_tables(model, init)
-        model.load_state_dict(init)
+        missing, unexpected = model.load_state_dict(init, strict=False)
+        if unexpected or any(not k.startswith("head.") for k in missing):
+            raise ValueError(f"init_from {cfg.init_from!r} does not fit this config (missing {missing}, unexpected "
+                             f"{unexpected}); only a scalable head may be new")
     model.to(dev)
     main, aux = _param_groups(model)
     opt, aux_opt = torch.optim.Adam(main, lr=cfg.lr), torch.optim.Adam(aux, lr=cfg.aux_lr)
