@@ -225,3 +225,15 @@ def test_ddp_under_torchrun_trains_and_rank0_writes(tmp_path):
                     str(script), str(tmp_path)], check=True, capture_output=True, timeout=300)
     assert (tmp_path / "run" / "model.pt").exists()
     assert [(tmp_path / f"rank{r}.txt").read_text().split() for r in (0, 1)] == [["True", "2"]] * 2
+
+
+def test_init_from_a_codec_without_head_starts_a_fresh_head(tmp_path):
+    plain = _cfg(tmp_path / "plain", distortion="supervised", layers=(), epochs=1)
+    train_codec(plain, progress=False)
+    scal = _cfg(tmp_path / "scal", distortion="supervised", layers=(), epochs=1, scalable=True, beta=0.01,
+                init_from=f"{plain.out_dir}/model.pt")
+    assert train_codec(scal, progress=False)["finished"]
+    other = _cfg(tmp_path / "other", cut="layer1", distortion="supervised", layers=(), epochs=1,
+                 init_from=f"{plain.out_dir}/model.pt")
+    with pytest.raises(ValueError, match="does not fit"):  # a codec for another cut point
+        train_codec(other, progress=False)

@@ -275,7 +275,10 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
     if cfg.init_from:
         init = _load_state(cfg.init_from)["model"]
         _resize_coder_tables(model, init)
-        missing, unexpected = model.load_state_dict(init, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(init, strict=False)
+        except RuntimeError as err:  # shape mismatches
+            raise ValueError(f"init_from {cfg.init_from!r} does not fit this config: {err}") from None
         if unexpected or any(not k.startswith("head.") for k in missing):
             raise ValueError(f"init_from {cfg.init_from!r} does not fit this config (missing {missing}, unexpected "
                              f"{unexpected}); only a scalable head may be new")
