@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-__all__ = ["Claim", "claim", "figure", "CLAIMS", "FIGURES", "within"]
+__all__ = ["Claim", "claim", "figure", "CLAIMS", "FIGURES", "within", "skipped"]
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
 
@@ -88,3 +88,8 @@ def make(claim_id: str, *, expected, measured, tolerance, tolerance_why: str, st
     paper_ref, statement, _ = CLAIMS[claim_id]
     return Claim(claim_id, paper_ref, statement, expected, measured, tolerance, tolerance_why,
                  status, details or {})
+
+
+def skipped(claim_id: str, why: str) -> Claim:
+    """The record of a claim that cannot be computed here (missing data, extra or checkpoint): ``why``."""
+    return make(claim_id, expected="-", measured="-", tolerance="-", tolerance_why=why, status=SKIP)

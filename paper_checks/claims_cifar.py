@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from paper_checks import FAIL, PASS, SKIP, claim, figure, make, within
+from paper_checks import FAIL, PASS, claim, figure, make, skipped, within
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = "Sec. III-B.2"
@@ -34,9 +34,6 @@ def _missing() -> str | None:
         return f"pretrained weights not found at {WEIGHTS} (set RDTHEORY_CIFAR_WEIGHTS)"
     return None
 
-
-def _skip(cid: str, why: str):
-    return make(cid, expected="-", measured="-", tolerance="-", tolerance_why=why, status=SKIP)
 
 
 def _experiment(name: str):
@@ -94,7 +91,7 @@ for _depth, _acc in ((20, 0.810), (56, 0.832)):
         def fn(quick: bool):
             why = _missing()
             if why:
-                return _skip(cid, why)
+                return skipped(cid, why)
             acc = _accuracy(depth)
             return make(cid, expected=expected, measured=round(acc, 4), tolerance=0.005,
                         tolerance_why="README quotes one decimal place of a percent; 0.5 points allows other "
@@ -109,11 +106,11 @@ for _depth, _acc in ((20, 0.810), (56, 0.832)):
 def _table_claim(cid: str, quick: bool, key: str, what: str):
     why = _missing()
     if why:
-        return _skip(cid, why)
+        return skipped(cid, why)
     rows, notes, checks = _table(quick)
     trained = [c for c in checks if c["weights"] == "trained"]
     if not trained:
-        return _skip(cid, "no trained checkpoints: " + "; ".join(notes))
+        return skipped(cid, "no trained checkpoints: " + "; ".join(notes))
     ok = all(c[key] for c in trained)
     measured = {c["checkpoint"]: dict(zip(c["layers"], [round(v, 4) for v in c["rho"]])) for c in trained}
     paper = {c["checkpoint"]: dict(zip(c["layers"], c["paper_rho"])) for c in trained}
@@ -148,7 +145,7 @@ def resnet_stages(quick: bool):
     cid = "cifar.resnet_stages_eq20"
     why = _missing()
     if why:
-        return _skip(cid, why)
+        return skipped(cid, why)
     df, meta = _profile(quick)
     measured, ok, per_block = {}, True, {}
     for name in df.model.unique():
@@ -172,7 +169,7 @@ def resnet_deepest(quick: bool):
     cid = "cifar.resnet_deepest_highest"
     why = _missing()
     if why:
-        return _skip(cid, why)
+        return skipped(cid, why)
     df, meta = _profile(quick)
     measured, ok = {}, True
     for name in df.model.unique():
@@ -196,7 +193,7 @@ def training_effect(quick: bool):
     cid = "cifar.resnet_training_effect"
     why = _missing()
     if why:
-        return _skip(cid, why)
+        return skipped(cid, why)
     df, meta = _profile(quick)
     measured, ok = {}, True
     for name in df.model.unique():

@@ -18,7 +18,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from paper_checks import FAIL, PASS, SKIP, claim, figure, make
+from paper_checks import FAIL, PASS, claim, figure, make, skipped
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments/results/codecs_cifar.json"
@@ -34,9 +34,6 @@ def _missing() -> str | None:
         return f"{RESULTS.relative_to(ROOT)} not found; run experiments/codecs_cifar.py"
     return None
 
-
-def _skip(cid: str, why: str):
-    return make(cid, expected="-", measured="-", tolerance="-", tolerance_why=why, status=SKIP)
 
 
 @functools.lru_cache(maxsize=None)
@@ -80,7 +77,7 @@ CIFAR = "CIFAR-10 (JPEG q75 re-export), ResNet-20, model splitting"
 def cut_vs_distillation(quick: bool):
     cid = "codecs-a-cut-vs-distillation"
     if (why := _missing()):
-        return _skip(cid, why)
+        return skipped(cid, why)
     s = _summary(quick)
     cut_rows = {p: _bd(s, f"splitting-C2-{p}", f"splitting-C1-{p}") for p in ("layer3", "output")}
     dist_rows = {c: _bd(s, f"splitting-{c}-output", f"splitting-{c}-layer2") for c in ("C1", "C2")}
@@ -103,7 +100,7 @@ def cut_vs_distillation(quick: bool):
 def deeper_distillation(quick: bool):
     cid = "codecs-b-deeper-distillation"
     if (why := _missing()):
-        return _skip(cid, why)
+        return skipped(cid, why)
     s = _summary(quick)
     rows = {f"{c}: {a} → {b}": _bd(s, f"splitting-{c}-{b}", f"splitting-{c}-{a}")
             for c in ("C1", "C2") for a, b in (("layer2", "layer3"), ("layer3", "output"))}
@@ -118,7 +115,7 @@ def deeper_distillation(quick: bool):
 def supervised_vs_unsupervised(quick: bool):
     cid = "codecs-c-supervised"
     if (why := _missing()):
-        return _skip(cid, why)
+        return skipped(cid, why)
     s = _summary(quick)
     rows = {f"{c}: {u} → supervised": _bd(s, f"splitting-{c}-output", f"splitting-{c}-{u}")
             for c in ("C1", "C2") for u in ("layer2", "layer3")}
@@ -134,7 +131,7 @@ def supervised_vs_unsupervised(quick: bool):
 def scalable_beta(quick: bool):
     cid = "codecs-d-scalable-beta"
     if (why := _missing()):
-        return _skip(cid, why)
+        return skipped(cid, why)
     from rdtheory.metrics import bd_metric, pareto_front
 
     s = _summary(quick)
@@ -184,7 +181,7 @@ def _reload_point(sweep: str, lmbda: float) -> tuple[dict, dict]:
 def reload_committed(quick: bool):
     cid = "codecs-reload"
     if (why := _missing()):
-        return _skip(cid, why)
+        return skipped(cid, why)
     s = _summary(quick)
     pts = s["curves"].get("splitting-C1-output") or next(iter(s["curves"].values()))
     sweep = "splitting-C1-output" if s["curves"].get("splitting-C1-output") else next(iter(s["curves"]))
@@ -205,7 +202,7 @@ def reload_committed(quick: bool):
 def bitstream_size(quick: bool):
     cid = "codecs-bitstream-size"
     if (why := _missing()):
-        return _skip(cid, why)
+        return skipped(cid, why)
     s = _summary(quick)
     flush_lo, flush_hi = 2 * 30, 2 * 65  # two streams per image (latent + side), 30–65 bits each (tests)
     devs = []

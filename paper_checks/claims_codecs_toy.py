@@ -17,7 +17,7 @@ import json
 import math
 from pathlib import Path
 
-from paper_checks import FAIL, PASS, SKIP, claim, figure, make
+from paper_checks import FAIL, PASS, claim, figure, make, skipped
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments/results/codecs_toy.json"
@@ -36,9 +36,6 @@ def _missing() -> str | None:
         return f"{RESULTS.relative_to(ROOT)} not found; run experiments/codecs_toy.py"
     return None
 
-
-def _skip(cid: str, why: str):
-    return make(cid, expected="-", measured="-", tolerance="-", tolerance_why=why, status=SKIP)
 
 
 def _experiment():
@@ -67,7 +64,7 @@ def exact_bound(quick: bool):
     cid = "codecs-e-exact-bound"
     why = _missing()
     if why:
-        return _skip(cid, why)
+        return skipped(cid, why)
     s = _summary(quick)
     pts = [(name, p) for name, ps in s["sweeps"].items() for p in ps]
     worst_name, worst = min(pts, key=lambda t: t[1]["gap"])
@@ -102,7 +99,7 @@ def mse_y_vs_x(quick: bool):
     cid = "codecs-toy-mse-y-vs-x"
     why = _missing()
     if why:
-        return _skip(cid, why)
+        return skipped(cid, why)
     rows = _summary(quick)["matched_rate_mse"]
     matched = [r for r in rows if "rate_y" in r]
     counts = {v: sum(r["verdict"] == v for r in matched) for v in ("Y better", "tie", "X better")}
@@ -153,7 +150,7 @@ def reload_fresh(quick: bool):
     cid = "codecs-toy-reload"
     why = _missing()
     if why:
-        return _skip(cid, why)
+        return skipped(cid, why)
     s = json.loads(RESULTS.read_text())
     pts = [(name, p) for name, ps in s["sweeps"].items() for p in ps]
     # the most informative points: the MSE-at-X point with error nearest 1/4, and a 1-bit supervised code
@@ -166,7 +163,7 @@ def reload_fresh(quick: bool):
     for name, p in picks:
         pt = RUNS / name / f"lmbda={p['lmbda']:g}" / "model.pt"
         if not pt.exists():
-            return _skip(cid, f"{pt.relative_to(ROOT)} not committed")
+            return skipped(cid, f"{pt.relative_to(ROOT)} not committed")
         f = _fresh_measure(pt, n)
         # error: two independent binomial samples -> 1.96 sd of the difference (+1/n for 0-error ties)
         pbar = (p["error"] * p["n"] + f["error"] * n) / (p["n"] + n)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-import torch
+import torch  # noqa: F401  (doctests)
 from compressai.layers import GDN
 from torch import nn
 
@@ -98,11 +98,7 @@ class DirectCodec(HyperpriorCodec):
         self.g_s = synthesis_transform(latent_channels, channels, out_channels, latent_downsample // out_downsample)
 
     def check_input(self, x) -> None:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 4 \
-                or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must be a floating-point image tensor of shape (B, {self.in_channels}, H, W); got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
-        self._check_spatial(x, "x")
+        self._check_image(x)
 
 
 def full_input_codec(in_channels: int = 3, *, latent_channels: int = 32, channels: int = 64,

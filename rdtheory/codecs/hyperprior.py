@@ -102,6 +102,14 @@ class HyperpriorCodec(CompressionModel):
         if not torch.isfinite(x).all():
             raise ValueError(f"{name} contains NaN/inf")
 
+    def _check_image(self, x) -> None:
+        """Input check of the image codecs (``self.in_channels`` channels)."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 4 \
+                or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must be a floating-point image tensor of shape (B, {self.in_channels}, H, W); got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        self._check_spatial(x, "x")
+
     def scales(self, z_h_hat: torch.Tensor, condition=None) -> torch.Tensor:
         """σ of ``Z̃ | Ẑ_h`` (and the condition, in conditional subclasses)."""
         return self.h_s(z_h_hat)

@@ -64,11 +64,7 @@ class EnhancementCodec(HyperpriorCodec):
                                  nn.Conv2d(channels, latent_channels, 3, padding=1))
 
     def check_input(self, x) -> None:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 4 \
-                or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must be a floating-point image tensor of shape (B, {self.in_channels}, H, W); got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
-        self._check_spatial(x, "x")
+        self._check_image(x)
 
     def _check_condition(self, condition, spatial) -> None:
         want = (self.base_channels, *spatial)
