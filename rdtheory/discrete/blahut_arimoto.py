@@ -132,6 +132,8 @@ class SolverConfig:
     newton_steps: cap on Newton steps per interior-point round.
     max_rounds: cap on interior-point rounds before falling back to SQUAREM.
     mu0: starting barrier weight of each interior-point round (float64).
+    squarem_tail: whether ``"accelerated"`` continues with SQUAREM up to ``max_iter`` when
+        the interior-point rounds end without certifying ``tol``.
 
     The defaults were tuned on the Dirichlet/squared-error grid cases (n = 1024, 2048,
     beta = 50..2e4) and a discretised Gaussian, by Newton steps to a 1e-7-bit gap.
@@ -146,6 +148,7 @@ class SolverConfig:
     newton_steps: int = 15
     max_rounds: int = 30
     mu0: float = 1e-7
+    squarem_tail: bool = True
 
     @property
     def tol_nats(self) -> float:
@@ -449,7 +452,7 @@ def solve(p, d, beta, theta0, cfg: SolverConfig) -> BAResult:
             warm = dataclasses.replace(cfg, round_len=cfg.warmup)
             s = _squarem_round(s, K, p, warm)
 
-            polish = dataclasses.replace(cfg, round_len=POLISH_MAPS, max_iter=2**31 - 1)
+            polish = dataclasses.replace(cfg, round_len=POLISH_MAPS)
 
             def ipm_cond(c):
                 rnd, st, _ = c
@@ -472,7 +475,8 @@ def solve(p, d, beta, theta0, cfg: SolverConfig) -> BAResult:
             _, last, s = lax.while_loop(ipm_cond, ipm_body, (0, s, s))
             s = s._replace(it=last.it, nt=last.nt)
         # SQUAREM to finish (or as the whole method for method="squarem")
-        s = lax.while_loop(not_done, lambda st: _squarem_round(st, K, p, cfg), s)
+        if cfg.squarem_tail or cfg.method != "accelerated":
+            s = lax.while_loop(not_done, lambda st: _squarem_round(st, K, p, cfg), s)
     return evaluate(p, d, beta, s.theta, s.alive, s.it, s.nt, cfg.tol)
 
 
@@ -636,7 +640,9 @@ def _staged(p, d, beta, theta0, batch, cfg, dt, devices, sizes) -> BAResult:
     for i, k in enumerate(sizes):
         last = i == len(sizes) - 1
         stage = dataclasses.replace(cfg, newton_size=k) if last else dataclasses.replace(
-            cfg, newton_size=k, max_rounds=STAGE_ROUNDS, max_iter=min(cfg.max_iter, cfg.warmup + 1))
+            cfg, newton_size=k, max_rounds=STAGE_ROUNDS, squarem_tail=False)
+        if i > 0:  # warm-started from the previous stage: no second cold warm-up
+            stage = dataclasses.replace(stage, warmup=min(cfg.warmup, WARM_WARMUP))
         if todo is None:
             res = _run(p, d, beta, theta0, batch, stage, dt, devices)
             # numpy out: float64 JAX arrays would be silently truncated to float32 by any
@@ -690,8 +696,7 @@ def warm_config(k: int, m: int, tol: float, *, final: bool = False, max_iter: in
 
     The SQUAREM warm-up is short (``WARM_WARMUP``), longer when ``k >= m``
     (``WARM_WARMUP_FULL``). A non-final attempt gets ``WARM_ROUNDS`` interior-point rounds
-    and no SQUAREM tail (``max_iter = warmup + 1``), so too small a ``k`` fails fast instead
-    of grinding; the final one gets the default rounds and a SQUAREM tail of at most
+    and no SQUAREM tail, so too small a ``k`` fails fast instead of grinding; the final one gets the default rounds and a SQUAREM tail of at most
     ``WARM_TAIL`` maps (within ``max_iter``): a slope that still fails goes to the full
     solver, which is cheaper than a long tail."""
     warmup = WARM_WARMUP_FULL if k >= m else WARM_WARMUP
@@ -703,7 +708,7 @@ def warm_config(k: int, m: int, tol: float, *, final: bool = False, max_iter: in
         return SolverConfig(tol=float(tol), warmup=warmup, newton_size=int(k), max_rounds=rounds,
                             max_iter=int(min(max_iter, warmup + WARM_TAIL)))
     return SolverConfig(tol=float(tol), warmup=warmup, newton_size=int(k), max_rounds=WARM_ROUNDS,
-                        max_iter=warmup + 1)
+                        max_iter=int(max_iter), squarem_tail=False)
 
 
 def solve_warm(p, d, beta, r0, cfg: SolverConfig, dtype=np.float64) -> BAResult:

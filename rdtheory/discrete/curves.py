@@ -221,8 +221,7 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
     slope is retried warm with the next larger ``k`` (the largest with more rounds and a
     short SQUAREM tail, :func:`~rdtheory.discrete.blahut_arimoto.warm_config`); only if that
     fails too (or gives a non-finite result) does the full :func:`blahut_arimoto` (600-map
-    warm-up, k schedule, SQUAREM to ``max_iter``, NaN safety net) decide, started from the
-    neighbour's solution. Every
+    warm-up, k schedule, SQUAREM to ``max_iter``, NaN safety net) decide, from a cold start. Every
     returned point carries its own certificate, so the warm start only affects speed.
 
     ``trace``, if a list, receives one dict per slope (k tried, support size, iterations).
@@ -253,9 +252,10 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
                 start = res.r
         if not _fits(res):
             last = len(sizes) - 1
-            # from the neighbour's solution: a failed attempt can leave an iterate from which
-            # the interior-point rounds stall (seen on a 96-point grid)
-            res = blahut_arimoto(p, d, beta, tol=tol, init=r_prev, dtype=dtype, newton_size=newton_size,
+            # a cold start: from a failed attempt's iterate, and even from the neighbour's
+            # solution, the interior-point rounds can stall (seen on 96- and 512-point grids)
+            # where the cold 600-map warm-up does not
+            res = blahut_arimoto(p, d, beta, tol=tol, dtype=dtype, newton_size=newton_size,
                                  max_iter=max_iter)
             tried.append("full")
             iters, newton = iters + int(res.iterations), newton + int(res.newton_steps)
