@@ -25,6 +25,8 @@ RESULTS = ROOT / "experiments/results/codecs_cifar.json"
 BASELINES = ROOT / "experiments/results/codecs_baselines.json"
 RUNS = ROOT / "experiments/checkpoints/codecs"
 ONE_SEED = "one training seed per curve, no seed interval: order/sign only"
+#: The committed run that quick mode reloads and re-measures (a C2 codec: the fastest to code).
+RELOAD = ("splitting-C2-layer3", 10.0)
 
 
 def _missing() -> str | None:
@@ -182,10 +184,10 @@ def reload_committed(quick: bool):
     cid = "codecs-reload"
     if (why := _missing()):
         return skipped(cid, why)
-    s = _summary(quick)
-    pts = s["curves"].get("splitting-C1-output") or next(iter(s["curves"].values()))
-    sweep = "splitting-C1-output" if s["curves"].get("splitting-C1-output") else next(iter(s["curves"]))
-    lm = pts[len(pts) // 2]["lmbda"]
+    _summary(quick)  # with --full: retrain (resumably) first
+    sweep, lm = RELOAD
+    if not (RUNS / sweep / f"lmbda={lm:g}" / "model.pt").exists():
+        return skipped(cid, f"{sweep} λ={lm:g} has no committed model.pt")
     committed, again = _reload_point(sweep, lm)
     ok = again["n"] == committed["n"] and abs(again["bpp"] - committed["bpp"]) <= 1e-9 \
         and again["accuracy"] == committed["accuracy"]

@@ -273,15 +273,7 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
     torch.manual_seed(cfg.seed)
     model, loss = build(cfg, x_all[:2])
     if cfg.init_from:
-        init = _load_state(cfg.init_from)["model"]
-        _resize_coder_tables(model, init)
-        try:
-            missing, unexpected = model.load_state_dict(init, strict=False)
-        except RuntimeError as err:  # shape mismatches
-            raise ValueError(f"init_from {cfg.init_from!r} does not fit this config: {err}") from None
-        if unexpected or any(not k.startswith("head.") for k in missing):
-            raise ValueError(f"init_from {cfg.init_from!r} does not fit this config (missing {missing}, unexpected "
-                             f"{unexpected}); only a scalable head may be new")
+        _load_portable(model, _load_state(cfg.init_from)["model"], cfg.init_from, new_head_ok=True)
     model.to(dev)
     main, aux = _param_groups(model)
     opt, aux_opt = torch.optim.Adam(main, lr=cfg.lr), torch.optim.Adam(aux, lr=cfg.aux_lr)
@@ -348,8 +340,8 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
     if rank == 0 and finished:
         model.eval()
         model.system.codec.update(force=True)
-        atomic_torch_save(out / "model.pt", {"model": {k: v.cpu() for k, v in model.state_dict().items()},
-                                             "config": _config_dict(cfg), "history": history})
+        atomic_torch_save(out / "model.pt", {"model": portable_state(model), "config": _config_dict(cfg),
+                                             "history": history})
     return _metrics(cfg, history)
 
 
@@ -381,23 +373,42 @@ def _load_state(path, device="cpu") -> dict:
     return torch.load(p, map_location=device, weights_only=False)
 
 
+#: Entropy-coder buffers that ``update(force=True)`` derives from the parameters (not stored).
+CODER_TABLES = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+
+
+def _derived(key: str) -> bool:
+    """Frozen task-model weights (they come from ``cfg.weights``) and the coder's derived tables."""
+    return key.startswith("system.task.") or key.rpartition(".")[2] in CODER_TABLES
+
+
+def portable_state(model: nn.Module) -> dict:
+    """What ``model.pt`` stores: the trained weights only (small enough to commit)."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items() if not _derived(k)}
+
+
+def _load_portable(model: "CodecRun", state: dict, source, *, new_head_ok: bool = False) -> None:
+    """Load trained weights; anything missing must be derived (or, for ``new_head_ok``, a fresh head)."""
+    state = {k: v for k, v in state.items() if not _derived(k)}
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise ValueError(f"{source!r} does not fit this config: {err}") from None
+    bad = [k for k in missing if not _derived(k) and not (new_head_ok and k.startswith("head."))]
+    if unexpected or bad:
+        raise ValueError(f"{source!r} does not fit this config (missing {bad}, unexpected {unexpected})"
+                         + ("; only a scalable head may be new" if new_head_ok else ""))
+
+
 def load_codec(path, x_example: torch.Tensor, device="cpu") -> tuple[CodecRun, RateDistortionLoss, CodecConfig]:
-    """Load ``model.pt`` written by :func:`train_codec` (entropy tables included), in eval mode."""
+    """Load ``model.pt`` written by :func:`train_codec`, rebuild the coder tables, eval mode."""
     state = _load_state(path, device)
     cfg = CodecConfig.from_dict(state["config"])
     model, loss = build(cfg, x_example)
-    _resize_coder_tables(model, state["model"])
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), loss, cfg
-
-
-def _resize_coder_tables(model: nn.Module, state: dict) -> None:
-    """Give the entropy coders' CDF/offset buffers the checkpoint's sizes (they vary with training)."""
-    for key, value in state.items():
-        mod_name, _, buf = key.rpartition(".")
-        if buf in ("_quantized_cdf", "_offset", "_cdf_length", "scale_table"):
-            module = model.get_submodule(mod_name)
-            module.register_buffer(buf, torch.zeros_like(value))
+    _load_portable(model, state["model"], str(path))
+    model.eval()
+    model.system.codec.update(force=True)
+    return model.to(device), loss, cfg
 
 
 @torch.no_grad()
