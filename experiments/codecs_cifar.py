@@ -8,7 +8,7 @@ the decoded tensor; CIFAR-10 (JPEG q75 re-export), stratified subsets, see ``--t
   model splitting (``splitting-*``, run by default; C1 → layer2 is the BD anchor) and for
   direct coding (``direct-*``, the same matrix — it learns the front end from pixels, far
   slower on CPU, so it is opt-in);
-* the scalable base layer (direct, C2 → output, supervised) with β = 0 and β = 0.01, its
+* the scalable base layer (direct, C2 → output, supervised) with β = 0, 0.01 and 1, its
   reconstruction head ``G_a`` re-fitted from scratch on the frozen base for a fair PSNR.
 
 Every sweep of a cut point starts from the same codec pre-trained with MSE at that cut point
@@ -78,7 +78,7 @@ def sweeps(base: CodecConfig) -> dict[str, tuple[CodecConfig, tuple, str]]:
                     base, approach=approach, cut=cut, distortion="supervised" if supervised else "mse",
                     layers=() if supervised else (point,)), LAMBDAS[point], f"pretrain-{prefix}-{c}")
     scalable = dataclasses.replace(out["direct-C2-output"][0], scalable=True)
-    for beta in (0.0, 0.01):
+    for beta in (0.0, 0.01, 1.0):  # 0 and 0.01 as in the slides; 1.0 because 0.01 is ~1e-3 of our loss
         out[f"scalable-C2-output-beta{beta:g}"] = (dataclasses.replace(scalable, beta=beta), LAMBDAS["output"],
                                                    "pretrain-direct-C2")
     return out
