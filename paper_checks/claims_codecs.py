@@ -240,17 +240,19 @@ def codecs_figure(quick: bool):
     import matplotlib.pyplot as plt
 
     s = _summary(quick)
-    fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, ax = plt.subplots(1, 3, figsize=(17, 4.5))
     styles = {"layer2": ":", "layer3": "--", "output": "-"}
     for name, pts in s["curves"].items():
         if not pts:
             continue
         r = [p["bpp"] for p in pts]
         a = [100 * p["accuracy"] for p in pts]
-        target = ax[1] if name.startswith("scalable") else ax[0]
-        ls = styles.get(name.split("-")[-1], "-.")
-        marker = "o" if "C1" in name else "s"
-        target.plot(r, a, ls, marker=marker, label=name, ms=4)
+        if name.startswith("scalable"):
+            label = "β = " + name.rsplit("beta", 1)[1]
+            ax[1].plot(r, a, "-.", marker="s", label=label, ms=4)
+            ax[2].plot(r, [p["psnr_db"] for p in pts], "-.", marker="s", label=label, ms=4)
+            continue
+        ax[0].plot(r, a, styles.get(name.split("-")[-1], "-."), marker="o" if "C1" in name else "s", label=name, ms=4)
     if BASELINES.exists():
         base = json.loads(BASELINES.read_text())
         for codec in ("jpeg", "webp"):
@@ -260,11 +262,14 @@ def codecs_figure(quick: bool):
     for a in ax:
         a.set_xscale("log")
         a.set_xlabel("rate (bits per pixel, real bitstreams)")
-        a.set_ylabel("ResNet-20 top-1 (%)")
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
+    ax[0].set_ylabel("ResNet-20 top-1 (%)")
+    ax[1].set_ylabel("ResNet-20 top-1 (%)")
+    ax[2].set_ylabel("PSNR of G_a(Ŷ_b), re-fitted (dB)")
     ax[0].set_title("cut × distillation (model splitting) vs JPEG/WebP")
-    ax[1].set_title("scalable base layer: β = 0 vs β = 0.01")
-    fig.suptitle("CIFAR-10 (JPEG q75 re-export), pretrained ResNet-20")
+    ax[1].set_title("scalable base layer: task")
+    ax[2].set_title("scalable base layer: reconstruction from the base")
+    fig.suptitle("CIFAR-10 (JPEG q75 re-export), pretrained ResNet-20; 2,000 test images")
     fig.tight_layout()
     return fig
