@@ -143,24 +143,40 @@ def best_of(fn, repeats: int = 5) -> float:
     return min(out)
 
 
-def map_seconds(p, d, beta, method: str, short: int = 200, long: int = 1200) -> float:
+def map_seconds(p, d, beta, method: str, short: int = 100, long: int = 400) -> float:
     """Seconds per BA map of ``method``: the difference of a ``long`` and a ``short`` run
-    (best of 5 each), so validation, dispatch and the final log-domain evaluation (which
+    (best of 3 each), so validation, dispatch and the final log-domain evaluation (which
     costs several mat-vecs) cancel out instead of being charged to the map."""
     from rdtheory.discrete import blahut_arimoto
 
     run = lambda k: blahut_arimoto(p, d, beta, method=method, tol=1e-15, max_iter=k)
     run(short), run(long)  # compile
-    return max(best_of(lambda: run(long)) - best_of(lambda: run(short)), 0.0) / (long - short)
+    return max(best_of(lambda: run(long), 3) - best_of(lambda: run(short), 3), 0.0) / (long - short)
 
 
-def matvec_floor(d, beta, reps: int = 1000):
+def per_iteration_rows(sizes) -> list[dict]:
+    """The per-iteration table: the plain BA map against the two-mat-vec floor."""
+    rows = []
+    for case in ("dirichlet-squared", "uniform-hamming"):
+        for n in sizes:
+            p, d, beta = problem(case, n)
+            per_iter = map_seconds(p, d, beta, "plain")
+            fj, fn = matvec_floor(d, beta)
+            rows.append({"case": case, "n": n, "map_s": per_iter, "floor_jax_s": fj, "floor_numpy_s": fn,
+                         "ratio": per_iter / fj, "load": os.getloadavg()[0]})
+            print(f"  per-iteration {case} n={n}: map {per_iter:.3g} s, floor {fj:.3g} s", flush=True)
+    return rows
+
+
+def matvec_floor(d, beta, reps: int | None = None):
     """Seconds for the two dense mat-vecs of one BA step (``z = K r``, ``K^T (1/z)``), inside
     one jitted loop (no per-call dispatch, like the solver's own loop), and in numpy; best
     of 5. The iterate is renormalised each step: the earlier unnormalised loop let entries
     drift into subnormal floats, whose slow arithmetic inflated the floor (ratios < 1)."""
     import jax
     import jax.numpy as jnp
+
+    reps = reps or max(20, min(1000, int(1e9 // d.size)))  # ~1e9 multiply-adds per loop
 
     def step(K, r):
         r = (1.0 / (K @ r)) @ K
@@ -176,11 +192,11 @@ def matvec_floor(d, beta, reps: int = 1000):
 
     def numpy_loop():
         rn = r0n
-        for _ in range(reps // 10):
+        for _ in range(max(reps // 10, 2)):
             rn = (1.0 / (Kn @ rn)) @ Kn
             rn = rn / rn.sum()
 
-    return jax_floor, best_of(numpy_loop) / (reps // 10)
+    return jax_floor, best_of(numpy_loop) / max(reps // 10, 2)
 
 
 def curve_bench(n: int, num: int):
@@ -252,6 +268,9 @@ def render(res: dict) -> str:
                 L.append(f"| {n} | **speed-up to 1e-5 vs numpy BA** | | {sp} | | | |")
         L.append("")
     L += ["## Per-iteration cost against the mat-vec floor (rdtheory plain map vs two jitted mat-vecs)", "",
+          "Map cost from the difference of a 400- and a 100-map run (best of 3), floor from a jitted loop "
+          "of the two mat-vecs with a renormalised iterate (best of 5)"
+          + (f"; measured {res['per_iteration_date']}" if res.get("per_iteration_date") else "") + ".", "",
           "| case | n=m | BA map (s) | 2 mat-vecs, jax (s) | 2 mat-vecs, numpy (s) | ratio map/floor |", "|---|---|---|---|---|---|"]
     for row in res["per_iteration"]:
         L.append(f"| {row['case']} | {row['n']} | {row['map_s']:.3g} | {row['floor_jax_s']:.3g} | "
@@ -284,6 +303,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-dit", action="store_true")
     ap.add_argument("--curve-only", action="store_true",
                     help="keep the solver tables of an earlier run's engine.json; redo only the curve")
+    ap.add_argument("--iteration-only", action="store_true",
+                    help="keep an earlier run's engine.json; redo only the per-iteration table")
     ap.add_argument("--out", type=Path, default=ROOT / "results")
     args = ap.parse_args(argv)
     from rdtheory._io import atomic_write_json, atomic_write_text
@@ -296,9 +317,14 @@ def main(argv=None) -> int:
     res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}, numpy {np.__version__}",
            "load": os.getloadavg()[0], "budget": args.budget, "cases": {}, "per_iteration": []}
-    if args.curve_only:
+    partial = args.curve_only or args.iteration_only
+    if partial:
         res = json.loads((args.out / "engine.json").read_text())
-    for case in () if args.curve_only else ("dirichlet-squared", "uniform-hamming"):
+    if args.iteration_only:
+        print("[per-iteration]", flush=True)
+        res["per_iteration"] = per_iteration_rows(args.sizes)
+        res["per_iteration_date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    for case in () if partial else ("dirichlet-squared", "uniform-hamming"):
         res["cases"][case] = {}
         for n in args.sizes:
             p, d, beta = problem(case, n)
@@ -310,7 +336,8 @@ def main(argv=None) -> int:
                 if method == "plain":
                     fj, fn = matvec_floor(d, beta)
                     res["per_iteration"].append({"case": case, "n": n, "map_s": per_iter, "floor_jax_s": fj,
-                                                 "floor_numpy_s": fn, "ratio": per_iter / fj})
+                                                 "floor_numpy_s": fn, "ratio": per_iter / fj,
+                                                 "load": os.getloadavg()[0]})
                 print(f"  {method}: " + ", ".join(f"{k}: {fmt(v.get('seconds'))}" for k, v in row[method].items()), flush=True)
             nt, iters, _ = numpy_ba(p, d, beta, args.budget)
             row["numpy_ba"] = {"times": {str(k): v for k, v in nt.items()}, "iterations": iters}
@@ -323,7 +350,7 @@ def main(argv=None) -> int:
                                    (f"> {args.budget / acc:.0f}x (numpy BA not there in {args.budget:.0f} s)" if acc else None))
             res["cases"][case][str(n)] = row
             atomic_write_json(args.out / "engine.json", res)
-    if args.curve_points:
+    if args.curve_points and not args.iteration_only:
         print("[curve]", flush=True)
         res["curve"] = curve_bench(1024, args.curve_points)
     dsq = res["cases"]["dirichlet-squared"].get("1024")
