@@ -217,8 +217,7 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
     from the previous point's ``r`` (:func:`~rdtheory.discrete.blahut_arimoto.solve_warm`:
     a 30-map SQUAREM warm-up instead of 600) with the candidate-set size that certified the
     previous point (:func:`_next_size_index`), not restarting the schedule at its smallest
-    ``k``. If an attempt does not certify ``tol``, the same
-    slope is retried warm with the next larger ``k`` (the largest with more rounds and a
+    ``k``. If an attempt does not certify ``tol``, the same slope is retried warm with the next larger ``k`` (the largest with more rounds and a
     short SQUAREM tail, :func:`~rdtheory.discrete.blahut_arimoto.warm_config`); only if that
     fails too (or gives a non-finite result) does the full :func:`blahut_arimoto` (600-map
     warm-up, k schedule, SQUAREM to ``max_iter``, NaN safety net) decide, from a cold start. Every
@@ -230,12 +229,12 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
     r_prev = np.full(d.shape[1], 1.0 / d.shape[1])
     last = 0  # index of the k that certified the previous slope
     out = []
-    it = enumerate(betas)
+    slopes = betas
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, total=len(betas), desc="rd_curve", unit="slope")
-    for _, beta in it:
+        slopes = tqdm(betas, desc="rd_curve", unit="slope")
+    for beta in slopes:
         supp = _support_size(r_prev)
         i = _next_size_index(sizes, last, supp)
         tried, iters, newton, res = [], 0, 0, None
