@@ -129,21 +129,22 @@ def supervised_vs_unsupervised(quick: bool):
                 status=PASS if all(ok.values()) else FAIL, details={"no_worse": ok})
 
 
-@claim("codecs-d-scalable-beta", "scalable-coding slides (base loss with β E‖X̂ − X‖, β = 0.01)",
-       "β > 0 keeps the base layer's task performance while improving reconstruction from the base "
-       "(CIFAR-10 (JPEG q75 re-export), ResNet-20, direct base at layer2)")
-def scalable_beta(quick: bool):
-    cid = "codecs-d-scalable-beta"
+SCALABLE = "CIFAR-10 (JPEG q75 re-export), ResNet-20, direct base at layer2"
+
+
+def _scalable_claim(cid: str, beta: str, quick: bool, why_extra: str = ""):
+    """β = ``beta`` against β = 0: BD-accuracy (task) and BD-PSNR of the re-fitted G_a(Ŷ_b)."""
     if (why := _missing()):
         return skipped(cid, why)
     from rdtheory.metrics import bd_metric, pareto_front
 
     s = _summary(quick)
-    c0, c1 = s["curves"].get("scalable-C2-output-beta0"), s["curves"].get("scalable-C2-output-beta0.01")
+    base, other = "scalable-C2-output-beta0", f"scalable-C2-output-beta{beta}"
+    c0, c1 = s["curves"].get(base), s["curves"].get(other)
     if not c0 or not c1 or len(c0) < 2 or len(c1) < 2:
-        return make(cid, expected="both β curves", measured="curves missing", tolerance="-", tolerance_why=ONE_SEED,
-                    status=FAIL)
-    task = _bd(s, "scalable-C2-output-beta0.01", "scalable-C2-output-beta0")
+        return make(cid, expected=f"β = {beta} and β = 0 curves", measured="curves missing", tolerance="-",
+                    tolerance_why=ONE_SEED, status=FAIL)
+    task = _bd(s, other, base)
 
     def psnr_front(c):
         keep = pareto_front([p["bpp"] for p in c], [p["psnr_db"] for p in c])
@@ -151,19 +152,32 @@ def scalable_beta(quick: bool):
 
     (r0, p0), (r1, p1) = psnr_front(c0), psnr_front(c1)
     try:
-        bd_psnr = bd_metric(r0, p0, r1, p1, method="pchip") if len(r0) >= 2 and len(r1) >= 2 else None
-    except ValueError:
+        bd_psnr = bd_metric(r0, p0, r1, p1, method="pchip")
+    except ValueError:  # too few front points or no rate overlap
         bd_psnr = None
     keeps = task is not None and task["bd_metric"] is not None and task["bd_metric"] >= -1.0
     improves = bd_psnr is not None and bd_psnr > 0
-    return make(cid, expected="BD-accuracy ≥ −1 point and BD-PSNR (base reconstruction) > 0 for β = 0.01 vs β = 0",
+    return make(cid, expected=f"BD-accuracy ≥ −1 point and BD-PSNR (base reconstruction) > 0, β = {beta} vs β = 0",
                 measured=f"{_fmt(task)}; BD-PSNR {'n/a' if bd_psnr is None else f'{bd_psnr:+.3f} dB'}",
                 tolerance="1 accuracy point; PSNR sign",
-                tolerance_why=f"'keeps task performance' read as within 1 point of top-1; {ONE_SEED}",
-                status=PASS if keeps and improves else FAIL,
-                details={"beta0": c0, "beta0.01": c1, "beta1": s["curves"].get("scalable-C2-output-beta1"),
-                         "note": "beta = 0.01 weighs MSE(X_hat, X) (normalised pixels, ~0.3-1) against a rate of "
-                                 "0.5-6 bpp and lambda*CE: about 1e-3 of the loss; beta = 1 is reported alongside"})
+                tolerance_why=f"'keeps task performance' read as within 1 point of top-1; {ONE_SEED}{why_extra}",
+                status=PASS if keeps and improves else FAIL, details={"beta0": c0, f"beta{beta}": c1})
+
+
+@claim("codecs-d-scalable-beta", "scalable-coding slides (base loss with β E‖X̂ − X‖, β = 0.01)",
+       f"β = 0.01 (the slides' value) keeps the base layer's task performance while improving reconstruction "
+       f"from the base ({SCALABLE})")
+def scalable_beta(quick: bool):
+    return _scalable_claim("codecs-d-scalable-beta", "0.01", quick)
+
+
+@claim("codecs-d-scalable-beta1", "scalable-coding slides (base loss with β E‖X̂ − X‖)",
+       f"β = 1 keeps the base layer's task performance while improving reconstruction from the base ({SCALABLE})")
+def scalable_beta1(quick: bool):
+    return _scalable_claim("codecs-d-scalable-beta1", "1", quick,
+                           "; added after β = 0.01 showed no effect: in this loss β·MSE(X̂, X) at β = 0.01 is ~1e-3 "
+                           "of R + λ·CE (normalised-pixel MSE ~0.3–1 against 0.5–6 bpp), so the slides' β ≪ λ_b "
+                           "is read in these units as β = 1 (λ_b = 1–100)")
 
 
 def _reload_point(sweep: str, lmbda: float) -> tuple[dict, dict]:
