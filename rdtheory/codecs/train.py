@@ -28,11 +28,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -49,8 +49,10 @@ from . import toy_task  # the circles/squares toy task (TASKS['toy'])
 __all__ = ["CodecConfig", "TASKS", "TaskSpec", "build", "train_codec", "evaluate_codec", "run", "lambda_sweep",
            "load_codec"]
 
-RESNET20_WEIGHTS = "/work/shared/data/cifar10-resnet-weights/resnet20-12fca82f.th"
-CIFAR10_ZIP = "/work/shared/data/cifar10-jpeg.zip"
+#: Default data paths: the environment variables the CIFAR claims use, else the shared data folder.
+CIFAR10_ZIP = os.environ.get("RDTHEORY_CIFAR10_JPEG", "/work/shared/data/cifar10-jpeg.zip")
+RESNET20_WEIGHTS = str(Path(os.environ.get("RDTHEORY_CIFAR_WEIGHTS", "/work/shared/data/cifar10-resnet-weights"))
+                       / "resnet20-12fca82f.th")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -541,9 +543,3 @@ def lambda_sweep(cfg: CodecConfig, lmbdas: Sequence[float], *, warm_start_epochs
         results.append(run_fn(sub, **kwargs))
         prev = sub.out_dir
     return results
-
-
-def as_numpy_curve(results: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """``(bpp, accuracy)`` arrays of finished sweep results, sorted by rate."""
-    pts = sorted((r["bpp"], r["accuracy"]) for r in results if "bpp" in r)
-    return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
