@@ -77,7 +77,8 @@ def rdtheory_times(p, d, beta, method: str, budget: float):
         # measure the map's cost, then cap iterations to fit the budget
         per_iter = map_seconds(p, d, beta, method)
     for tol in TOLS:
-        max_iter = 100_000 if per_iter is None else max(10, int(budget / per_iter))
+        # a map too cheap to time (0 s: certified at the start, no map run) gets the default cap
+        max_iter = 100_000 if not per_iter else max(10, int(budget / per_iter))
         t = time.perf_counter()
         res = blahut_arimoto(p, d, beta, method=method, tol=tol, max_iter=max_iter)
         first = time.perf_counter() - t
