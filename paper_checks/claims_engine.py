@@ -129,7 +129,7 @@ def plain_ba_not_enough(quick: bool):
                 tolerance="order of decay in [0.5, 2]; accelerated gap <= 1e-7",
                 tolerance_why="the seed of the issue's Dirichlet draw is not known, so magnitudes are compared by order",
                 status=PASS if ok else FAIL,
-                details={"accelerated_newton_steps": int(acc.newton_steps), "accelerated_maps": int(acc.iterations)})
+                details={"accelerated_cnm_steps": int(acc.newton_steps), "accelerated_maps": int(acc.iterations)})
 
 
 @claim("engine.rate_at_distortion", "Eq. 2",

@@ -92,9 +92,11 @@ def test_size_schedule_and_support():
     assert _next_size_index(sizes, 2, support=40) == 1       # one step down at a time
     assert _next_size_index(sizes, 2, support=200) == 2      # stays: 256 < 2*200 + 32
     assert _next_size_index(sizes, 0, support=1) == 0
+    assert _next_size_index(sizes, 2, support=500) == 3      # 500 fills > 90 % of 512 slots
+    assert _next_size_index(sizes, 3, support=1024) == 3     # already the largest
     r = np.zeros(100)
     r[:5] = 0.2
-    r[5:] = 1e-12                                            # barrier dust is not support
+    r[5:] = 1e-12                                            # warm-start dust is not support
     assert _support_size(r) == 5
 
 

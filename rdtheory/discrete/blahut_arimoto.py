@@ -32,9 +32,10 @@ default ``method="accelerated"`` combines
 2. certified elimination: any :math:`\hat x` with
    :math:`\sum_x p(x)e^{-\beta d(x,\hat x)} w_{\max}(x)/Z_r(x) < 1` lies outside every
    optimal support (derivation in :func:`eliminate`), so its mass is set to zero;
-3. column generation with a Newton interior-point solve on the ``k`` points of largest
-   gradient :math:`c_r` (the rest of the mass moving as one block), which converges fast
-   once the support is among the candidates (:func:`_ipm_round`).
+3. Wang's (2007) constrained Newton method (CNM): on ``k`` candidates (the current
+   support and the points of largest gradient :math:`c_r > 1`) the second-order model of
+   the objective is solved exactly over the simplex by an active-set least squares
+   (:func:`simplex_nnls`), then a line search; a handful of steps certify (:func:`_cnm_round`).
 
 None of these is trusted: the returned bounds are recomputed from scratch in the log domain.
 
@@ -93,7 +94,7 @@ class BAResult(NamedTuple):
       q:           (n, m) conditional :math:`q(\\hat x|x)`.
       r:           (m,) output marginal :math:`\\sum_x p(x) q(\\hat x|x)`.
       iterations:  number of BA map evaluations.
-      newton_steps: number of Newton polish steps taken.
+      newton_steps: number of constrained Newton (CNM) steps taken.
       converged:   ``rate - lower <= tol``.
     """
 
@@ -122,21 +123,22 @@ class BAResult(NamedTuple):
 class SolverConfig:
     """Static solver settings (hashable, so they key the jit cache).
 
-    method: ``"accelerated"`` (SQUAREM + elimination + Newton), ``"squarem"`` (SQUAREM
+    method: ``"accelerated"`` (SQUAREM + elimination + CNM), ``"squarem"`` (SQUAREM
         only) or ``"plain"`` (the classical BA map).
     tol: target certified gap in bits.
     max_iter: cap on BA map evaluations.
     round_len: BA map evaluations per SQUAREM/plain round (between gap checks of the loop).
-    warmup: SQUAREM map evaluations before the first interior-point round.
-    newton_size: static size ``k`` of the candidate set of an interior-point round.
-    newton_steps: cap on Newton steps per interior-point round.
-    max_rounds: cap on interior-point rounds before falling back to SQUAREM.
+    warmup: SQUAREM map evaluations before the first CNM step.
+    newton_size: static size ``k`` of the candidate set (slots) of a CNM step.
+    newton_steps: cap on Newton steps of an interior-point round (the fallback of a CNM
+        step that makes no progress, :func:`_ipm_round`).
+    max_rounds: cap on rounds (CNM steps) before falling back to SQUAREM.
     mu0: starting barrier weight of each interior-point round (float64).
     squarem_tail: whether ``"accelerated"`` continues with SQUAREM up to ``max_iter`` when
-        the interior-point rounds end without certifying ``tol``.
+        the CNM steps end without certifying ``tol``.
 
     The defaults were tuned on the Dirichlet/squared-error grid cases (n = 1024, 2048,
-    beta = 50..2e4) and a discretised Gaussian, by Newton steps to a 1e-7-bit gap.
+    beta = 0.6..3e7) and a discretised Gaussian, by time to a 1e-7-bit gap.
     """
 
     method: str = "accelerated"
@@ -169,7 +171,7 @@ class _State(NamedTuple):
     theta: jax.Array      # (m,) log r, normalised
     alive: jax.Array      # (m,) bool; False = certified outside every optimal support
     it: jax.Array         # BA map evaluations so far
-    nt: jax.Array         # Newton steps so far
+    nt: jax.Array         # CNM steps so far
     gap: jax.Array        # certified gap of the current iterate (nats)
 
 
@@ -324,7 +326,7 @@ def cholesky_inverse(M):
     :math:`L^{-1} = \begin{pmatrix}L_{11}^{-1} & 0\\ -L_{22}^{-1}L_{21}L_{11}^{-1} & L_{22}^{-1}\end{pmatrix}`.
     Why not LAPACK: on CPU, ``jnp.linalg.cholesky`` calls multithreaded OpenBLAS, whose
     spinning threads collide with XLA's on a busy 2-core machine (measured: 180 ms instead
-    of 0.1 ms for k = 128). A non-positive pivot gives NaN, which the Newton step rejects.
+    of 0.1 ms for k = 128).
     """
     k = M.shape[0]
     if k <= CHOL_BASE:
@@ -335,6 +337,7 @@ def cholesky_inverse(M):
     l2 = cholesky_inverse(M[h:, h:] - l21 @ l21.T)
     top = jnp.concatenate([l1, jnp.zeros((h, k - h), M.dtype)], axis=1)
     return jnp.concatenate([top, jnp.concatenate([-(l2 @ (l21 @ l1)), l2], axis=1)], axis=0)
+
 
 
 def _ipm_round(s: _State, K, p, cfg: SolverConfig) -> _State:
@@ -432,6 +435,139 @@ def _ipm_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     return s._replace(theta=theta, nt=s.nt + j, gap=gap)
 
 
+
+#: a point counts as support of the current iterate in a CNM round when its mass is at least this
+CNM_SUPPORT_MASS = 1e-9
+#: relative diagonal regularisation of the CNM normal equations on the starting support: near
+#: grid columns make ``Q_PP`` singular to rounding, and the factorisation must not break
+CNM_RIDGE = 1e-10
+#: a column joins the active set only if its Schur complement exceeds this share of its
+#: diagonal (otherwise it is numerically a combination of the active columns); it must exceed
+#: CNM_RIDGE, or the ridge of the starting inverse makes a copy of an active column look new
+CNM_DEPENDENT = 1e-9
+#: a non-active slot enters when its Lagrange multiplier exceeds this (units of c, ~1)
+CNM_ENTER = 1e-11
+#: a CNM step must shrink the certified gap to this share, else a barrier round replaces it
+#: (100-point Dirichlet curve at m = 1024: 0.9 -> 22 s but the 512-cell Gaussian grid stalls at
+#: beta >= 44; 0.5 -> 29 s; 0.7 -> 24 s and the Gaussian certifies)
+CNM_PROGRESS = 0.7
+
+
+def simplex_nnls(Q, b, valid, P0, w0, max_inner: int):
+    r"""Lawson–Hanson active set for the simplex-constrained least squares of a CNM step,
+
+    .. math:: \min_w\ \tfrac12 w^\top Q w - b^\top w \quad\text{s.t.}\quad w \ge 0,\ \textstyle\sum w = 1,
+              \ w = 0 \text{ off } ``valid``,
+
+    from the feasible ``w0`` (supported on the passive set ``P0``). The inverse
+    :math:`M = (Q_{PP})^{-1}` (zero off P) is kept by bordering when a slot enters and by a
+    Schur downdate when one leaves, so a step costs O(k^2); the equality constraint enters
+    through its multiplier: :math:`x = M(b - \nu 1)` with :math:`1^\top x = 1`.
+    Collinear columns (neighbouring grid points) never enter together: a column whose Schur
+    complement is below ``CNM_DEPENDENT`` of its diagonal is skipped. Returns ``(w, solved)``;
+    ``w`` is feasible even when ``max_inner`` stops the loop early (``solved`` False).
+    """
+    k = Q.shape[0]
+    dtype = Q.dtype
+    eye = jnp.eye(k, dtype=dtype)
+    ones = jnp.ones((k,), dtype)
+    slot = jnp.arange(k)
+    Pm = P0[:, None] & P0[None, :]
+    Li = cholesky_inverse(jnp.where(Pm, Q + CNM_RIDGE * jnp.diag(jnp.diag(Q)), eye))
+    M0 = jnp.where(Pm, Li.T @ Li, 0.0)
+
+    def restricted(M, P):
+        u, v = M @ b, M @ ones
+        nu = (jnp.sum(u) - 1.0) / jnp.sum(v)
+        return jnp.where(P, u - nu * v, 0.0), nu
+
+    def body(c):
+        i, P, w, M, blocked, _ = c
+        x, nu = restricted(M, P)
+        feasible = jnp.all(jnp.where(P, x > 0, True))
+        # x feasible: accept it and let the most violated slot enter (bordered inverse)
+        lam = jnp.where(P | blocked | ~valid, -jnp.inf, b - nu - Q @ x)
+        j = jnp.argmax(lam)
+        want = feasible & (lam[j] > CNM_ENTER)
+        q = jnp.where(P, Q[:, j], 0.0)
+        a = M @ q
+        schur = Q[j, j] - q @ a
+        independent = schur > CNM_DEPENDENT * Q[j, j]
+        e = a - jnp.where(slot == j, 1.0, 0.0)
+        M_add = M + jnp.outer(e, e) / jnp.where(independent, schur, 1.0)
+        add = want & independent
+        # x infeasible: move from w toward x until the first slot hits zero; that slot leaves
+        neg = P & (x <= 0)
+        ratio = jnp.where(neg, w / jnp.where(neg, w - x, 1.0), jnp.inf)
+        jr = jnp.argmin(ratio)
+        w_step = jnp.maximum(jnp.where(P, w + jnp.clip(ratio[jr], 0.0, 1.0) * (x - w), 0.0).at[jr].set(0.0), 0.0)
+        pivot = jnp.where(M[jr, jr] > 0, M[jr, jr], 1.0)
+        M_rm = (M - jnp.outer(M[:, jr], M[jr, :]) / pivot).at[jr, :].set(0.0).at[:, jr].set(0.0)
+
+        P = jnp.where(feasible, P.at[j].set(P[j] | add), P.at[jr].set(False))
+        w = jnp.where(feasible, x, w_step / jnp.sum(w_step))
+        M = jnp.where(feasible, jnp.where(add, M_add, M), M_rm)
+        blocked = blocked | (want & ~independent & (slot == j))
+        return i + 1, P, w, M, blocked, feasible & ~want
+
+    def cond(c):
+        return (c[0] < max_inner) & ~c[-1]
+
+    init = (0, P0, w0, M0, jnp.zeros((k,), bool), jnp.asarray(False))
+    _, _, w, _, _, solved = lax.while_loop(cond, body, init)
+    return w, solved
+
+
+def _cnm_round(s: _State, K, p, cfg: SolverConfig) -> _State:
+    r"""One step of the constrained Newton method (Wang 2007) on ``k`` candidate slots.
+
+    :math:`\Phi(r) = \sum_x p(x)\log (Kr)(x)` is the log-likelihood of a mixture with weights
+    ``r`` (R(D) at a slope is the NPMLE of a mixing distribution), and Wang's CNM solves
+    that problem in a handful of steps however many points the support has. With
+    :math:`z = Kr` and :math:`c = K^\top(p/z)`, the second-order model of :math:`\Phi` at r is,
+    up to a constant, :math:`-\tfrac12\sum_x p(x)\,((Kr')(x)/z(x) - 2)^2`, a least-squares
+    problem in :math:`r'`. The slots are the current support (mass >= ``CNM_SUPPORT_MASS``,
+    heaviest first) and then the points with the largest :math:`c > 1` (the only ones that can
+    raise :math:`\Phi`); :func:`simplex_nnls` solves the model on them exactly over the simplex,
+    so points leave the support at exactly zero mass and near-collinear neighbours do not both
+    enter (the ill-conditioning that makes barrier and BA steps slow here). A backtracking
+    (Armijo) line search on :math:`\Phi` along :math:`r \to r'` makes every step an ascent.
+    """
+    m = K.shape[1]
+    k = min(cfg.newton_size, m)
+    dtype = K.dtype
+    tiny = jnp.finfo(dtype).tiny
+    r = _mass(s.theta, s.alive)
+    z, c, phi0 = _grad(r, K, p)
+    support = s.alive & (r >= CNM_SUPPORT_MASS)
+    score = jnp.where(support, 2.0 + r, jnp.where(s.alive & (c > 1.0), jnp.tanh(c - 1.0), -jnp.inf))
+    top, idx = lax.top_k(score, k)
+    valid = top > -jnp.inf
+    A = K[:, idx] * (jnp.sqrt(p) / z)[:, None]
+    P0 = valid & support[idx]
+    w0 = jnp.where(P0, r[idx], 0.0)
+    Q, b = A.T @ A, 2.0 * c[idx]
+    w, _ = simplex_nnls(Q, b, valid, P0, w0 / jnp.sum(w0), 4 * k)
+    # Armijo backtracking on Phi along r -> r' (z is linear in r; c . r = 1)
+    z_new = K[:, idx] @ w
+    slope = jnp.sum(w * c[idx]) - 1.0
+
+    def phi_at(t):
+        return jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.maximum(z + t * (z_new - z), tiny)), 0.0))
+
+    def ls_cond(cc):
+        t, j = cc
+        return (j < 40) & ~(phi_at(t) >= phi0 + 1e-4 * t * slope)
+
+    t, _ = lax.while_loop(ls_cond, lambda cc: (cc[0] * 0.5, cc[1] + 1), (jnp.asarray(1.0, dtype), 0))
+    t = jnp.where(slope > 0, t, 0.0)
+    r_new = (1.0 - t) * r + t * jnp.zeros_like(r).at[idx].set(w)
+    theta = _normalise(jnp.log(jnp.maximum(r_new, 0.0)), s.alive)
+    r_new = _mass(theta, s.alive)
+    _, c_new, _ = _grad(r_new, K, p)
+    return s._replace(theta=theta, nt=s.nt + 1, gap=_gap(r_new, c_new, s.alive))
+
+
 def solve(p, d, beta, theta0, cfg: SolverConfig) -> BAResult:
     """Solve one instance (pure; ``jit``/``vmap`` it). ``theta0`` is the initial log r."""
     K = kernel(d, beta)
@@ -454,25 +590,28 @@ def solve(p, d, beta, theta0, cfg: SolverConfig) -> BAResult:
 
             polish = dataclasses.replace(cfg, round_len=POLISH_MAPS)
 
-            def ipm_cond(c):
+            def cnm_cond(c):
                 rnd, st, _ = c
                 return (rnd < cfg.max_rounds) & not_done(st)
 
-            def ipm_body(c):
+            def cnm_body(c):
                 # rounds need not improve the gap monotonically: keep the best iterate
                 rnd, st, best = c
                 st = st._replace(alive=eliminate(st.theta, st.alive, K, p))
                 st = st._replace(theta=_normalise(st.theta, st.alive))
-                st = _ipm_round(st, K, p, cfg)
-                # a few SQUAREM cycles polish what the Newton round left: each round restarts
-                # the barrier and lifts every candidate by ~1e-10, ~k 1e-10 nats of gap that
-                # at k ~ m (every point a candidate) kept rounds from certifying 1e-7 bits
-                # while SQUAREM then certified in 1-2 cycles (measured, m = 96 and 1024)
+                # a CNM step that leaves most of the gap hands over to a barrier Newton round:
+                # CNM's normal equations cannot resolve a wide kernel on a fine grid (a
+                # discretised Gaussian at beta ~ 2-20 has numerical rank ~30 at their precision)
+                cnm = _cnm_round(st, K, p, cfg)
+                st = lax.cond(cnm.gap < CNM_PROGRESS * st.gap, lambda: cnm, lambda: _ipm_round(st, K, p, cfg)._replace(nt=cnm.nt))
+                # a few SQUAREM cycles polish what a CNM step left: near the tolerance the
+                # normal equations' rounding can stall CNM at 1-2e-7 bits (seen at m = 1024,
+                # beta ~ 1e5-1e6), where one or two SQUAREM cycles certify
                 st = _squarem_round(st, K, p, polish)
                 best = jax.tree.map(lambda a, b: jnp.where(st.gap < best.gap, a, b), st, best)
                 return rnd + 1, st, best
 
-            _, last, s = lax.while_loop(ipm_cond, ipm_body, (0, s, s))
+            _, last, s = lax.while_loop(cnm_cond, cnm_body, (0, s, s))
             s = s._replace(it=last.it, nt=last.nt)
         # SQUAREM to finish (or as the whole method for method="squarem")
         if cfg.squarem_tail or cfg.method != "accelerated":
@@ -566,7 +705,7 @@ def blahut_arimoto(p, d, beta, *, tol: float = 1e-7, max_iter: int = 100_000,
     dtype : "float64" (default) or "float32"
         float64 is enabled for this call only (``jax.enable_x64``), not globally.
     newton_size : "auto" or int
-        Candidate-set size k of the interior-point rounds (a static shape). ``"auto"``
+        Candidate-set size k of the CNM steps (a static shape). ``"auto"``
         tries k = 128, 256, 512, 1024 (capped at m) in turn, each stage warm-started from
         the last and given a few rounds, re-solving only the batch members that have not
         converged; an int fixes k. The certificate never depends on k, only the speed.
@@ -628,7 +767,7 @@ def blahut_arimoto(p, d, beta, *, tol: float = 1e-7, max_iter: int = 100_000,
 INIT_MIX = 1e-3
 #: candidate-set sizes tried in turn by ``newton_size="auto"``
 AUTO_NEWTON_SIZES = (128, 256, 512, 1024)
-#: interior-point rounds given to each non-final stage of the ``"auto"`` schedule
+#: CNM steps given to each non-final stage of the ``"auto"`` schedule
 STAGE_ROUNDS = 6
 
 
@@ -667,27 +806,27 @@ def _staged(p, d, beta, theta0, batch, cfg, dt, devices, sizes) -> BAResult:
     return out
 
 
-#: SQUAREM map evaluations after each interior-point round that did not certify ``tol``
+#: SQUAREM map evaluations after each CNM step that did not certify ``tol``
 POLISH_MAPS = 15
 
 
-#: SQUAREM map evaluations before the first interior-point round of a warm-started solve
+#: SQUAREM map evaluations before the first CNM step of a warm-started solve
 #: (:func:`solve_warm`); a neighbouring slope's solution is already close, so the 600-map
 #: warm-up of a cold start would be wasted
 WARM_WARMUP = 30
-#: ... and when the candidate set is the whole grid (k = m): a Newton step then costs
-#: O(n m^2), ~150 BA maps at m = 1024, while SQUAREM alone certifies the high-beta slopes
-#: (support ~ every point, near-diagonal kernel) in 10-300 maps (measured on the
-#: Dirichlet/squared-error grid, beta >= 2.5e6)
-WARM_WARMUP_FULL = 300
+#: ... and when the candidate set is the whole grid (k = m): a CNM step then costs O(n m^2),
+#: ~25 BA maps at m = 1024, while the high-beta slopes there (support ~ every point,
+#: near-diagonal kernel) are nearly certified by SQUAREM alone; 100 maps beat 30 and 300 on
+#: the 1024-point Dirichlet/squared-error curve (slopes 8.7e5..3e7: 7.4 s, 9.2 s, 16.5 s)
+WARM_WARMUP_FULL = 100
 
 
-#: interior-point rounds of a warm-started attempt that may still move on to a larger k
+#: CNM steps of a warm-started attempt that may still move on to a larger k
 WARM_ROUNDS = 12
-#: interior-point rounds of a final warm-started attempt whose candidates are every point
-#: of a large grid (m >= 512; on small grids a Newton step is cheap)
-FULL_ROUNDS = 2
-#: SQUAREM maps after the interior-point rounds of a final warm-started attempt
+#: CNM steps of a final warm-started attempt whose candidates are every point of a large
+#: grid (m >= 512): CNM needs 4-6 there; a slope still open after 8 goes to SQUAREM
+FULL_ROUNDS = 8
+#: SQUAREM maps after the CNM steps of a final warm-started attempt
 WARM_TAIL = 1000
 
 
@@ -695,15 +834,13 @@ def warm_config(k: int, m: int, tol: float, *, final: bool = False, max_iter: in
     """Config of one warm-started attempt with ``k`` of the ``m`` points as candidates.
 
     The SQUAREM warm-up is short (``WARM_WARMUP``), longer when ``k >= m``
-    (``WARM_WARMUP_FULL``). A non-final attempt gets ``WARM_ROUNDS`` interior-point rounds
-    and no SQUAREM tail, so too small a ``k`` fails fast instead of grinding; the final one gets the default rounds and a SQUAREM tail of at most
+    (``WARM_WARMUP_FULL``). A non-final attempt gets ``WARM_ROUNDS`` CNM steps and no
+    SQUAREM tail, so too small a ``k`` fails fast instead of grinding; the final one gets
+    the default number of steps (``FULL_ROUNDS`` when k = m >= 512) and a SQUAREM tail of at most
     ``WARM_TAIL`` maps (within ``max_iter``): a slope that still fails goes to the full
     solver, which is cheaper than a long tail."""
     warmup = WARM_WARMUP_FULL if k >= m else WARM_WARMUP
     if final:
-        # with k >= m there is no column generation: a round that does not certify means the
-        # Newton path is stuck (seen at m = 1024, beta ~ 5e6: 30 rounds, 450 steps, 40 s),
-        # so SQUAREM takes over after FULL_ROUNDS (it needed ~50 maps there)
         rounds = FULL_ROUNDS if k >= m >= 512 else SolverConfig.max_rounds
         return SolverConfig(tol=float(tol), warmup=warmup, newton_size=int(k), max_rounds=rounds,
                             max_iter=int(min(max_iter, warmup + WARM_TAIL)))

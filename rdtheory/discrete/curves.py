@@ -178,7 +178,7 @@ def _as_curve(parts) -> RDCurve:
 
 
 #: a point counts as in the support of a solved r when it carries at least this share of
-#: the mass of an average support point (barrier iterates leave ~1e-10 on every candidate)
+#: the mass of an average support point (warm starts and SQUAREM leave tiny mass everywhere)
 SUPPORT_SHARE = 1e-3
 
 
@@ -195,12 +195,21 @@ def _candidate_sizes(newton_size, m: int) -> list[int]:
     return [int(min(newton_size, m))]
 
 
+#: share of the candidate slots the previous support may fill before the next slope starts
+#: at the next larger k
+SIZE_UP_SHARE = 0.9
+
+
 def _next_size_index(sizes, last: int, support: int) -> int:
     """Candidate-set size for the next slope: the one that certified the previous slope,
-    one step smaller when the previous support fits it twice over (half the candidates are
-    the heaviest points, half the steepest), never more than one step down at a time."""
+    one step smaller when the previous support fits it twice over, one step larger when the
+    support fills more than ``SIZE_UP_SHARE`` of it (the slots hold the support and then the
+    points that can enter; the support grows with beta, and a failed attempt at too small a
+    k cost ~3 s at m = 1024), never more than one step at a time."""
     if last > 0 and sizes[last - 1] >= 2 * support + 32:
         return last - 1
+    if last + 1 < len(sizes) and support > SIZE_UP_SHARE * sizes[last]:
+        return last + 1
     return last
 
 
@@ -252,7 +261,7 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
         if not _fits(res):
             last = len(sizes) - 1
             # a cold start: from a failed attempt's iterate, and even from the neighbour's
-            # solution, the interior-point rounds can stall (seen on 96- and 512-point grids)
+            # solution, the warm-started steps can stall (seen on 96- and 512-point grids)
             # where the cold 600-map warm-up does not
             res = blahut_arimoto(p, d, beta, tol=tol, dtype=dtype, newton_size=newton_size,
                                  max_iter=max_iter)
