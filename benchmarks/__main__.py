@@ -133,6 +133,17 @@ def dit_run(p, d, beta, budget: float, tmp: Path):
     return res
 
 
+def speedup(acc, ref, budget: float, ref_iterations: int):
+    """rdtheory's time to 1e-5 bits against numpy BA's, as text ("> N x" when numpy BA did not
+    get there within the budget; when numpy BA certifies its uniform start in one iteration,
+    as for uniform Hamming, only the fixed call overhead is compared, and the text says so)."""
+    if not acc:
+        return None
+    if ref:
+        return f"{ref / acc:.3g}x" + (" (the start is optimal: call overhead only)" if ref_iterations <= 1 else "")
+    return f"> {budget / acc:.0f}x (numpy BA not there in {budget:.0f} s)"
+
+
 def best_of(fn, repeats: int = 5) -> float:
     """Least wall time of ``repeats`` calls (this machine is shared: the minimum is the
     least disturbed run)."""
@@ -351,10 +362,7 @@ def main(argv=None) -> int:
             print(f"  numpy: {nt}", flush=True)
             row["dit"] = {"note": "skipped (--no-dit)"} if args.no_dit else dit_run(p, d, beta, args.budget, tmp)
             print(f"  dit: {row['dit']}", flush=True)
-            acc = row["accelerated"]["1e-05"].get("seconds")
-            ref = nt[1e-5]
-            row["speedup_1e-5"] = (f"{ref / acc:.0f}x" if ref and acc else
-                                   (f"> {args.budget / acc:.0f}x (numpy BA not there in {args.budget:.0f} s)" if acc else None))
+            row["speedup_1e-5"] = speedup(row["accelerated"]["1e-05"].get("seconds"), nt[1e-5], args.budget, iters)
             res["cases"][case][str(n)] = row
             atomic_write_json(args.out / "engine.json", res)
     if args.curve_points and not args.iteration_only:

@@ -280,8 +280,10 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
 def _mutual_information_bits(p, q) -> float:
     pq = p[:, None] * q
     r = pq.sum(0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(pq > 0, pq * np.log(np.where(pq > 0, q, 1.0) / np.where(r > 0, r, 1.0)[None, :]), 0.0)
+    # log q(x^|x) - log r(x^) as differences of logs: the ratio q / r overflows when r is subnormal
+    safe_log = lambda a: np.log(np.where(a > 0, a, 1.0))
+    log_ratio = safe_log(pq) - safe_log(p)[:, None] - safe_log(r)[None, :]
+    terms = np.where(pq > 0, pq * log_ratio, 0.0)
     return max(float(terms.sum()) / LN2, 0.0)
 
 
