@@ -447,6 +447,10 @@ CNM_RIDGE = 1e-10
 CNM_DEPENDENT = 1e-9
 #: a non-active slot enters when its Lagrange multiplier exceeds this (units of c, ~1)
 CNM_ENTER = 1e-11
+#: cap on active-set changes in one CNM step: on the Dirichlet grid a step needs 40-60 even
+#: from a neighbouring slope's support; where the active set cycles (wide kernels) every change
+#: costs O(k^2), so an uncapped k = 1024 step took ~10 s
+CNM_INNER = lambda k: k // 2 + 64
 #: a CNM step must shrink the certified gap to this share, else a barrier round replaces it
 #: (100-point Dirichlet curve at m = 1024: 0.9 -> 22 s but the 512-cell Gaussian grid stalls at
 #: beta >= 44; 0.5 -> 29 s; 0.7 -> 24 s and the Gaussian certifies)
@@ -547,7 +551,7 @@ def _cnm_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     P0 = valid & support[idx]
     w0 = jnp.where(P0, r[idx], 0.0)
     Q, b = A.T @ A, 2.0 * c[idx]
-    w, _ = simplex_nnls(Q, b, valid, P0, w0 / jnp.sum(w0), 4 * k)
+    w, _ = simplex_nnls(Q, b, valid, P0, w0 / jnp.sum(w0), CNM_INNER(k))
     # Armijo backtracking on Phi along r -> r' (z is linear in r; c . r = 1)
     z_new = K[:, idx] @ w
     slope = jnp.sum(w * c[idx]) - 1.0

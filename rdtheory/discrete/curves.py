@@ -229,14 +229,16 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
     ``k``. If an attempt does not certify ``tol``, the same slope is retried warm with the next larger ``k`` (the largest with more rounds and a
     short SQUAREM tail, :func:`~rdtheory.discrete.blahut_arimoto.warm_config`); only if that
     fails too (or gives a non-finite result) does the full :func:`blahut_arimoto` (600-map
-    warm-up, k schedule, SQUAREM to ``max_iter``, NaN safety net) decide, from a cold start. Every
-    returned point carries its own certificate, so the warm start only affects speed.
+    warm-up, k schedule, SQUAREM to ``max_iter``, NaN safety net) decide, from a cold start; after
+    that, the remaining slopes are solved cold too. Every returned point carries its own
+    certificate, so the warm start only affects speed.
 
     ``trace``, if a list, receives one dict per slope (k tried, support size, iterations).
     """
     sizes = _candidate_sizes(newton_size, d.shape[1])
     r_prev = np.full(d.shape[1], 1.0 / d.shape[1])
     last = 0  # index of the k that certified the previous slope
+    cold = False  # set once every warm attempt at a slope failed: later slopes start cold
     out = []
     slopes = betas
     if progress:
@@ -248,7 +250,7 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
         i = _next_size_index(sizes, last, supp)
         tried, iters, newton, res = [], 0, 0, None
         start = r_prev
-        for k in sizes[i:]:
+        for k in ([] if cold else sizes[i:]):
             cfg = warm_config(k, d.shape[1], tol, final=k == sizes[-1], max_iter=max_iter)
             res = solve_warm(p, d, beta, start, cfg, dtype)
             tried.append(k)
@@ -258,8 +260,11 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
                 break
             if np.all(np.isfinite(res.r)):
                 start = res.r
-        if not _fits(res):
+        if res is None or not _fits(res):
             last = len(sizes) - 1
+            # once warm starts fail they keep failing on the higher slopes (the 1024-cell
+            # Gaussian from beta = 50 on: ~17 s of failed attempts per slope, ~1 s cold)
+            cold = True
             # a cold start: from a failed attempt's iterate, and even from the neighbour's
             # solution, the warm-started steps can stall (seen on 96- and 512-point grids)
             # where the cold 600-map warm-up does not
