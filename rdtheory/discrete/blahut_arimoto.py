@@ -36,6 +36,8 @@ default ``method="accelerated"`` combines
    support and the points of largest gradient :math:`c_r > 1`) the second-order model of
    the objective is solved exactly over the simplex by an active-set least squares
    (:func:`simplex_nnls`), then a line search; a handful of steps certify (:func:`_cnm_round`).
+   A step that leaves most of the gap is replaced by a log-barrier Newton round on the same
+   candidates (:func:`_ipm_round`), which copes better with wide kernels on fine grids.
 
 None of these is trusted: the returned bounds are recomputed from scratch in the log domain.
 
@@ -470,6 +472,7 @@ def simplex_nnls(Q, b, valid, P0, w0, max_inner: int):
     Collinear columns (neighbouring grid points) never enter together: a column whose Schur
     complement is below ``CNM_DEPENDENT`` of its diagonal is skipped. Returns ``(w, solved)``;
     ``w`` is feasible even when ``max_inner`` stops the loop early (``solved`` False).
+    A jit-level building block like :func:`solve`: its inputs are not validated.
     """
     k = Q.shape[0]
     dtype = Q.dtype
