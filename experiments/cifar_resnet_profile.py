@@ -23,13 +23,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from rdtheory._io import cache_dir as _cache_dir  # noqa: E402  (decoded-image cache)
 
 WEIGHTS = {"resnet20": "resnet20-12fca82f.th", "resnet56": "resnet56-4bfd9763.th"}
 PUBLISHED = {"resnet20": 0.9178, "resnet56": 0.9362}  # best_prec1 stored in the weight files (original pixels)
 
 
 def run(data_dir, weights_dir, *, n=None, threads=None, n_boot=1000, n_groups=20, out=ROOT / "experiments/results",
-        fig_dir=ROOT / "figures", models=("resnet20", "resnet56"), cache_dir=ROOT / ".cache/rdtheory", log=print):
+        fig_dir=ROOT / "figures", models=("resnet20", "resnet56"), cache_dir=_cache_dir("data"), log=print):
     import torch
 
     from rdtheory._io import atomic_savefig, atomic_write_json, atomic_write_text

@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from rdtheory._io import cache_dir as _cache_dir  # noqa: E402  (decoded-image cache)
 
 #: Table I of the paper (Sec. III-B.2). The CIFAR-10 ResNet50 layer4 value is not legible in
 #: the reference text we have (the row is missing there), so it is None.
@@ -45,7 +46,7 @@ def _family(cfg) -> str:
 
 
 def run(runs=DEFAULT_RUNS, *, n=None, threads=None, n_boot=1000, n_groups=20, data_dir=None, controls=True,
-        out=ROOT / "experiments/results", cache_dir=ROOT / ".cache/rdtheory", write=True, log=print):
+        out=ROOT / "experiments/results", cache_dir=_cache_dir("data"), write=True, log=print):
     """Compute the table; returns (rows, notes). ``n``: stratified test subsample (None: whole split)."""
     import torch
 

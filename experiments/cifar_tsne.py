@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from rdtheory._io import cache_dir as _cache_dir  # noqa: E402  (decoded-image cache)
 
 VGG_CKPT = "experiments/checkpoints/cifar10_vgg16_bn_cpu/model.pt"
 RESNET20 = "resnet20-12fca82f.th"
@@ -85,7 +86,7 @@ def figure(result, labels, classes, *, title=""):
 
 
 def run(which="vgg16_bn", *, n=2000, data_dir="/work/shared/data/cifar10-jpeg.zip", threads=None,
-        cache_dir=ROOT / ".cache/rdtheory", write=True, log=print):
+        cache_dir=_cache_dir("data"), write=True, log=print):
     import torch
 
     from rdtheory._io import atomic_savefig, atomic_write_json

@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from rdtheory._io import cache_dir as _cache_dir  # noqa: E402  (decoded-image cache)
 
 DATA = "/work/shared/data/cifar10-jpeg.zip"
 WEIGHTS = "/work/shared/data/cifar10-resnet-weights/resnet20-12fca82f.th"
@@ -54,7 +55,7 @@ def shipped_file_bits(data_dir, split: str = "test"):
 
 
 def run(data_dir=DATA, weights=WEIGHTS, *, n_test=10000, qualities=QUALITIES, codecs=("jpeg", "webp"),
-        out=OUT, threads=1, batch_size=500, device="cpu", jpeg_optimize=True, cache_dir=ROOT / ".cache/rdtheory",
+        out=OUT, threads=1, batch_size=500, device="cpu", jpeg_optimize=True, cache_dir=_cache_dir("data"),
         log=print):
     import numpy as np
     import torch

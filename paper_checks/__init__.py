@@ -6,7 +6,7 @@ value, tolerance and why that tolerance, and a status. Figures are registered wi
 :func:`figure` (a function returning a matplotlib Figure). Modules named ``claims_*.py``
 in this package are discovered automatically, so adding a claim means adding a function.
 
-Run everything with ``python -m paper_checks`` (or ``rdtheory check``); it writes
+Run everything with ``python -m paper_checks`` (or the console script ``rdtheory-check``); it writes
 ``paper_checks/REPORT.md``, ``paper_checks/report.json`` and the figures in ``figures/``.
 """
 from __future__ import annotations

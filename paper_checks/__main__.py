@@ -1,7 +1,12 @@
-"""``python -m paper_checks``: compute every registered claim and figure, write the report."""
+"""``python -m paper_checks`` (console script ``rdtheory-check``): compute every registered claim
+and figure, write the report.
+
+Progress: each claim and figure prints ``[i/N] name ...`` on stderr when it starts and its
+result line on stdout when it ends. A usage mistake (an unknown option, an ``--only`` glob that
+matches nothing) is one line on stderr and exit status 2.
+"""
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import fnmatch
 import importlib
@@ -70,10 +75,22 @@ def render_markdown(records: list[Claim], figures: dict[str, str], quick: bool, 
     return "\n".join(lines) + "\n"
 
 
+def _prog() -> str:
+    name = Path(sys.argv[0]).name
+    return name if name not in ("__main__.py", "-c", "") else "python -m paper_checks"
+
+
+def _selection(only: str, only_figures: bool) -> tuple[list[str], list[str]]:
+    """Claim ids and figure names that the ``--only`` glob selects (claims none with --only-figures)."""
+    claims = [] if only_figures else [k for k in CLAIMS if fnmatch.fnmatch(k, only)]
+    return claims, sorted(k for k in FIGURES if fnmatch.fnmatch(k, only))
+
+
 def main(argv: list[str] | None = None) -> int:
     from rdtheory._io import atomic_savefig, atomic_write_json, atomic_write_text
+    from rdtheory.cli import ArgumentParser  # one-line usage errors, exit 2
 
-    ap = argparse.ArgumentParser(prog="python -m paper_checks", description=__doc__)
+    ap = ArgumentParser(prog=_prog(), description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="*", help="glob over claim ids / figure names (default: all)")
     ap.add_argument("--full", action="store_true", help="full budgets instead of make check's quick ones")
     ap.add_argument("--only-figures", action="store_true", help="regenerate figures only")
@@ -94,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib.pyplot as plt
 
     discover()
+    claim_ids, figure_names = _selection(args.only, args.only_figures)
+    if not claim_ids and not figure_names:
+        what = "figure" if args.only_figures else "claim or figure"
+        ap.error(f"--only {args.only!r} matches no {what} (claim ids look like "
+                 f"{min(CLAIMS, default='engine.x')!r}; figures like {min(FIGURES, default='x.png')!r})")
     t0 = time.perf_counter()
     records: list[Claim] = []
     fig_status: dict[str, str] = {}
@@ -115,13 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.only_figures:
         firsts = [g for g in args.first.split(",") if g]
         rank = lambda cid: next((i for i, g in enumerate(firsts) if fnmatch.fnmatch(cid, g)), len(firsts))
-        order = sorted((k for k in CLAIMS if fnmatch.fnmatch(k, args.only)), key=lambda k: (rank(k), k))
+        order = sorted(claim_ids, key=lambda k: (rank(k), k))
         for i, cid in enumerate(order):
+            print(f"[{i + 1}/{len(order)}] {cid} ...", file=sys.stderr, flush=True)
             rec = run_claim(cid, quick)
             records.append(rec)
             print(f"[{rec.status:5s}] {cid}  measured={_fmt(rec.measured)}  ({rec.seconds:.1f}s)", flush=True)
             write_report(todo=len(order) - i - 1)
-    for name in sorted(k for k in FIGURES if fnmatch.fnmatch(k, args.only)):
+    for j, name in enumerate(figure_names):
+        print(f"[figure {j + 1}/{len(figure_names)}] {name} ...", file=sys.stderr, flush=True)
         try:
             fig = FIGURES[name](quick=quick)
             atomic_savefig(fig, args.figures / name)

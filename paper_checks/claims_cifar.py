@@ -16,13 +16,14 @@ import sys
 from pathlib import Path
 
 from paper_checks import FAIL, PASS, claim, figure, make, skipped, within
+from rdtheory._io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = "Sec. III-B.2"
 DATA = Path(os.environ.get("RDTHEORY_CIFAR10_JPEG", "/work/shared/data/cifar10-jpeg.zip"))
 WEIGHTS = Path(os.environ.get("RDTHEORY_CIFAR_WEIGHTS", "/work/shared/data/cifar10-resnet-weights"))
 FILES = {20: "resnet20-12fca82f.th", 56: "resnet56-4bfd9763.th"}
-CACHE = ROOT / ".cache" / "rdtheory"
+CACHE = cache_dir("data")  # decoded images (user cache folder, see rdtheory._io.cache_dir)
 
 
 def _missing() -> str | None:
@@ -69,7 +70,7 @@ def _accuracy(depth: int) -> float:
 @functools.lru_cache(maxsize=None)
 def _profile(quick: bool):
     mod = _experiment("cifar_resnet_profile")
-    return mod.run(DATA, WEIGHTS, n=_n(quick), out=ROOT / ".cache" / "paper_checks", fig_dir=ROOT / ".cache" / "paper_checks",
+    return mod.run(DATA, WEIGHTS, n=_n(quick), out=cache_dir("paper_checks"), fig_dir=cache_dir("paper_checks"),
                    cache_dir=CACHE, log=lambda *_: None)
 
 

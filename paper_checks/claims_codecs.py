@@ -6,7 +6,7 @@ point measured on real bitstreams; the runs and their ``model.pt`` are under
 ``experiments/checkpoints/codecs/``). Quick mode (``make check``) re-verifies them: it reloads a
 committed codec and re-measures its rate and accuracy on real bitstreams over test images,
 which must agree with the committed point (rate: same images, so to 1e-9; accuracy: exact on
-the same images). ``--full`` retrains every sweep into ``.cache/paper_checks/codecs_cifar``
+the same images). ``--full`` retrains every sweep into ``cache_dir('paper_checks/codecs_cifar')`` (``~/.cache/rdtheory/...``)
 (resumable; ~2.2 process-hours on 2 CPU cores) and checks the claims on that.
 
 Every BD number is from one training seed: there is no seed-to-seed interval, so (a)–(d)
@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from paper_checks import FAIL, PASS, claim, figure, make, skipped
+from rdtheory._io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments/results/codecs_cifar.json"
@@ -41,13 +42,13 @@ def _missing() -> str | None:
 
 
 
-FULL = ROOT / ".cache/paper_checks/codecs_cifar"
+FULL = cache_dir("paper_checks/codecs_cifar")
 
 
 @functools.lru_cache(maxsize=None)
 def _summary(quick: bool) -> dict:
     """The committed results (quick), or (``--full``) a fresh retraining of every default sweep into
-    ``.cache/paper_checks/codecs_cifar`` (resumable: a stopped ``make reproduce`` continues)."""
+    ``cache_dir('paper_checks/codecs_cifar')`` (resumable: a stopped ``make reproduce`` continues)."""
     if quick:
         return json.loads(RESULTS.read_text())
     import subprocess

@@ -7,7 +7,7 @@ committed ``experiments/results/codecs_toy.json`` and re-verifies it: committed 
 reloaded from their ``model.pt`` and re-measured on *fresh* samples (another seed) with real
 bitstreams; rate and task error must agree with the committed numbers within their sampling
 intervals. ``--full`` re-runs the whole experiment (≈ 6–10 min on one CPU thread) into
-``.cache/paper_checks/codecs_toy`` and checks that.
+``cache_dir('paper_checks/codecs_toy')`` (``~/.cache/rdtheory/...``) and checks that.
 """
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ import math
 from pathlib import Path
 
 from paper_checks import FAIL, PASS, claim, figure, make, skipped
+from rdtheory._io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments/results/codecs_toy.json"
 RUNS = ROOT / "experiments/checkpoints/codecs_toy"
-SCRATCH = ROOT / ".cache/paper_checks/codecs_toy"
+SCRATCH = cache_dir("paper_checks/codecs_toy")
 REF = "issue 8 experiment 1; Sec. III-B.1, Thms 1-3"
 #: Fresh-sample seed of the quick re-measurement (the experiment trains on seed 0, tests on seed 1).
 FRESH_SEED = 1000

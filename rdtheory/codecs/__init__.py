@@ -19,20 +19,28 @@ Around them:
   ``evaluate_codec`` (real bitstreams), ``run``, ``lambda_sweep``
 - :mod:`.baselines` — JPEG / WebP at several qualities (PIL, real file sizes)
 
-Importing this package imports torch and compressai; ``import rdtheory`` does not.
+Names are imported on first use (PEP 562), so ``rdtheory.codecs.cli`` parses arguments without
+torch; using any codec imports torch and compressai. ``import rdtheory`` imports neither.
 See ``docs/codecs.md``.
 """
-from .direct import DirectCodec, full_input_codec
-from .hyperprior import HyperpriorCodec, stream_bits
-from .layers import DepthwiseSeparableConv2d, DepthwiseSeparableConvTranspose2d
-from .losses import DISTORTIONS, RateDistortionLoss, rate_bits
-from .scalable import EnhancementCodec, ReconstructionHead
-from .splitting import ModelSplittingCodec
-from .system import APPROACHES, MachineCodec, SplitTaskModel
-from .train import CodecConfig, evaluate_codec, lambda_sweep, load_codec, run, train_codec
+import importlib
 
-__all__ = ["APPROACHES", "CodecConfig", "DISTORTIONS", "DepthwiseSeparableConv2d",
-           "DepthwiseSeparableConvTranspose2d", "DirectCodec", "EnhancementCodec", "HyperpriorCodec",
-           "MachineCodec", "ModelSplittingCodec", "RateDistortionLoss", "ReconstructionHead", "SplitTaskModel",
-           "evaluate_codec", "full_input_codec", "lambda_sweep", "load_codec", "rate_bits", "run", "stream_bits",
-           "train_codec"]
+_EXPORTS = {
+    "direct": ("DirectCodec", "full_input_codec"),
+    "hyperprior": ("HyperpriorCodec", "stream_bits"),
+    "layers": ("DepthwiseSeparableConv2d", "DepthwiseSeparableConvTranspose2d"),
+    "losses": ("DISTORTIONS", "RateDistortionLoss", "rate_bits"),
+    "scalable": ("EnhancementCodec", "ReconstructionHead"),
+    "splitting": ("ModelSplittingCodec",),
+    "system": ("APPROACHES", "MachineCodec", "SplitTaskModel"),
+    "train": ("CodecConfig", "evaluate_codec", "lambda_sweep", "load_codec", "run", "train_codec"),
+}
+_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    # lazy: `rdtheory codec --help` (rdtheory.codecs.cli) must import without torch
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

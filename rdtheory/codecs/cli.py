@@ -64,7 +64,7 @@ def config_from_args(args: argparse.Namespace):
     given = {k: getattr(args, k) for k in FIELDS if k != "lmbda" and getattr(args, k, None) not in (None, False)}
     if "layers" in given:
         given["layers"] = tuple(given["layers"])
-    return CodecConfig(**given)
+    return CodecConfig(**given).validate()  # a bad --task/--approach is a one-line error before any work
 
 
 def main_codec(args: argparse.Namespace) -> int:

@@ -21,18 +21,40 @@ class Example(NamedTuple):
     description: str
 
 
+def _count(name: str, value, minimum: int) -> int:
+    """A whole number >= minimum (2.0 from a spec string counts as 2)."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
+        and float(value).is_integer() and value >= minimum
+    if not ok:
+        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _real(name: str, value, low: float, high: float = np.inf, *, open_low: bool = False) -> float:
+    """A finite number in [low, high] (or (low, high] with open_low)."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
+        and np.isfinite(value) and (value > low if open_low else value >= low) and value <= high
+    if not ok:
+        span = f"{'(' if open_low else '['}{low:g}, {high:g}]" if np.isfinite(high) else f"{'>' if open_low else '>='} {low:g}"
+        raise ValueError(f"{name} must be a finite number {'in ' if np.isfinite(high) else ''}{span}; got {value!r}")
+    return float(value)
+
+
 def binary(p: float = 0.5) -> Example:
     """Bernoulli(p) source, Hamming distortion (closed form: h(p) - h(D))."""
+    p = _real("binary: p", p, 0.0, 1.0)
     return Example(np.array([1 - p, p]), hamming(2), f"Bernoulli({p}) source, Hamming distortion")
 
 
 def uniform_hamming(m: int = 8) -> Example:
     """Uniform source on m symbols, Hamming distortion (closed form: log m - h(D) - D log(m-1))."""
+    m = _count("uniform-hamming: m", m, 1)
     return Example(np.full(m, 1.0 / m), hamming(m), f"uniform source on {m} symbols, Hamming distortion")
 
 
 def gaussian(n: int = 512, width: float = 8.0) -> Example:
     """N(0,1) discretised on n cells of [-width, width], squared error on the same grid."""
+    n, width = _count("gaussian: n", n, 2), _real("gaussian: width", width, 0.0, open_low=True)
     x, p = closed_form.discretised_gaussian(n, 1.0, width)
     return Example(p, squared_error(x), f"N(0,1) on {n} cells of [-{width}, {width}], squared error")
 
@@ -40,6 +62,7 @@ def gaussian(n: int = 512, width: float = 8.0) -> Example:
 def dirichlet_squared(n: int = 1024, seed: int = 0) -> Example:
     """The foundation issue's hard case: Dirichlet(1) probabilities on an n-point grid of [0, 1),
     squared error (grid k/n, as measured in the issue)."""
+    n, seed = _count("dirichlet-squared: n", n, 1), _count("dirichlet-squared: seed", seed, 0)
     p = np.random.default_rng(seed).dirichlet(np.ones(n))
     g = np.arange(n) / n
     return Example(p, squared_error(g), f"Dirichlet(1) source on {n} grid points of [0,1) (seed {seed}), squared error")
@@ -47,6 +70,7 @@ def dirichlet_squared(n: int = 1024, seed: int = 0) -> Example:
 
 def uniform_grid_squared(n: int = 256) -> Example:
     """Uniform source on n cell midpoints of [0, 1), squared error."""
+    n = _count("uniform-squared: n", n, 1)
     x = uniform_grid(n)
     return Example(np.full(n, 1.0 / n), squared_error(x), f"uniform source on {n} cells of [0,1), squared error")
 
@@ -68,8 +92,10 @@ def get(spec: str) -> Example:
     kwargs = {}
     for item in filter(None, params.split(",")):
         key, eq, val = item.partition("=")
-        if not eq:
+        if not eq or not key.strip():
             raise ValueError(f"example parameters must be key=value; got {item!r} in {spec!r}")
+        if key.strip() in kwargs:
+            raise ValueError(f"parameter {key.strip()!r} is given twice in {spec!r}")
         try:
             kwargs[key.strip()] = int(val) if val.strip().lstrip("-").isdigit() else float(val)
         except ValueError:
