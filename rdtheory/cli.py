@@ -297,5 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m rdtheory.cli (torchrun too): run the one imported copy of this module
+    from rdtheory.cli import main as _main
+
+    sys.exit(_main())

@@ -185,7 +185,7 @@ def test_curve_outputs_are_refused_for_a_point(capsys, tmp_path, flag, point, no
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("spec, says", [("binary:p=1.5", "p must be a finite number in [0, 1]"),
+@pytest.mark.parametrize("spec, says", [("binary:p=1.5", "p must be a probability in [0, 1]"),
                                         ("binary:p", "must be key=value"),
                                         ("binary:q=0.2", "unexpected keyword argument 'q'"),
                                         ("binary:p=abc", "must be a number"),

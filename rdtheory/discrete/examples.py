@@ -10,6 +10,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import closed_form
+from .._validation import as_finite_array, positive
 from .distortions import hamming, squared_error, uniform_grid
 
 __all__ = ["Example", "EXAMPLES", "get"]
@@ -30,19 +31,11 @@ def _count(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def _real(name: str, value, low: float, high: float = np.inf, *, open_low: bool = False) -> float:
-    """A finite number in [low, high] (or (low, high] with open_low)."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
-        and np.isfinite(value) and (value > low if open_low else value >= low) and value <= high
-    if not ok:
-        span = f"{'(' if open_low else '['}{low:g}, {high:g}]" if np.isfinite(high) else f"{'>' if open_low else '>='} {low:g}"
-        raise ValueError(f"{name} must be a finite number {'in ' if np.isfinite(high) else ''}{span}; got {value!r}")
-    return float(value)
-
-
 def binary(p: float = 0.5) -> Example:
     """Bernoulli(p) source, Hamming distortion (closed form: h(p) - h(D))."""
-    p = _real("binary: p", p, 0.0, 1.0)
+    p = float(as_finite_array(p, "binary: p", ndim=0))
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"binary: p must be a probability in [0, 1]; got {p}")
     return Example(np.array([1 - p, p]), hamming(2), f"Bernoulli({p}) source, Hamming distortion")
 
 
@@ -54,7 +47,7 @@ def uniform_hamming(m: int = 8) -> Example:
 
 def gaussian(n: int = 512, width: float = 8.0) -> Example:
     """N(0,1) discretised on n cells of [-width, width], squared error on the same grid."""
-    n, width = _count("gaussian: n", n, 2), _real("gaussian: width", width, 0.0, open_low=True)
+    n, width = _count("gaussian: n", n, 2), float(positive(width, "gaussian: width"))
     x, p = closed_form.discretised_gaussian(n, 1.0, width)
     return Example(p, squared_error(x), f"N(0,1) on {n} cells of [-{width}, {width}], squared error")
 
