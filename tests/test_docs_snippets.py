@@ -124,3 +124,13 @@ def test_harness_detects_failures_and_markers():
         run_snippet(found[3])
     with pytest.raises(ValueError, match="must give its reason"):
         collect("<!-- skip: -->\n```python\nx\n```\n", "t.md")
+
+
+def test_readme_local_links_exist():
+    # README.md is not part of the mkdocs site, so its strict link check does not cover it
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text)
+    local = [u for u in links if "://" not in u]
+    assert any(u.endswith(".png") for u in local)          # the figures of "What it finds"
+    missing = [u for u in local if not (ROOT / u).exists()]
+    assert not missing, missing
