@@ -274,6 +274,8 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
 
     with the exact end points 0 when k = 0 and 1 when k = n. Returns ``(low, high)``.
 
+    Examples
+    --------
     >>> [round(b, 6) for b in wilson(0, 20_000)]
     [0.0, 0.000192]
     """

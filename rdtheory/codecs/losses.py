@@ -80,6 +80,8 @@ class RateDistortionLoss(nn.Module):
     Returns ``{"loss", "rate_bpp", "distortion"}`` (0-d tensors), plus ``"reconstruction_mse"``
     when ``beta > 0``.
 
+    Examples
+    --------
     >>> loss = RateDistortionLoss(0.1, "mse", layers=("layer2",))
     >>> y = {"layer2": torch.zeros(2, 3)}
     >>> out = loss({"z": torch.full((2, 4), 0.5)}, 8, targets=y, estimates={"layer2": torch.ones(2, 3)})

@@ -142,7 +142,10 @@ def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str 
     progress : bool
         Show a tqdm progress bar (over slopes, or over chunks).
 
-    Returns an :class:`RDCurve` sorted by increasing beta (decreasing distortion).
+    Returns
+    -------
+    RDCurve
+        Sorted by increasing beta (decreasing distortion).
     """
     p, d = _validate(p, d)
     betas = default_betas(p, d, num) if betas is None else np.sort(as_finite_array(betas, "betas", ndim=1))

@@ -80,6 +80,8 @@ class FiniteTaskModel:
     names : sequence of L+1 str, optional
         Layer names (default ``X, Y, T`` for one hidden layer, else ``X, Y1, Y2, ..., T``).
 
+    Notes
+    -----
     Attributes are normalised numpy arrays (read-only); the model is immutable.
     """
 

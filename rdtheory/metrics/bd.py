@@ -195,6 +195,8 @@ def bd_table(curves: Mapping[str, tuple], anchor: str, method: str = "pchip") ->
             points, rate ≤ 0, NaN, repeated values, unknown method) — only a missing overlap
             is turned into a note.
 
+    Examples
+    --------
     >>> rows = bd_table({"A": ([1, 2, 4], [70, 75, 80]), "B": ([2, 4, 8], [70, 75, 80]),
     ...                  "C": ([1, 2], [10, 20])}, anchor="A")
     >>> [(r["curve"], r["bd_rate_percent"] and round(r["bd_rate_percent"], 9), round(r["bd_metric"], 9))

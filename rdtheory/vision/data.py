@@ -180,7 +180,9 @@ def load_cifar10_jpeg(path, split: str = "test", *, cache_dir=None) -> ImageArra
     cache_dir : path or None
         Where to keep the decoded split as ``.npz`` (keyed by the zip's path, size, mtime).
 
-    Example: ``load_cifar10_jpeg("/work/shared/data/cifar10-jpeg.zip", "test")`` → 10,000
+    Examples
+    --------
+    ``load_cifar10_jpeg("/work/shared/data/cifar10-jpeg.zip", "test")`` → 10,000
     images, 1,000 per class.
     """
     _check_split(split)

@@ -147,6 +147,8 @@ class GroupedRho:
     seed : int
         Kept for the record (groups are assigned by the caller, see :meth:`update`).
 
+    Notes
+    -----
     Memory: G · C · (F + 2) float64s (e.g. 20 × 10 × 16,384 features = 26 MB), whatever N.
 
     Example
