@@ -1,6 +1,6 @@
 """``rdtheory codec ...``: train and evaluate one codec-for-machines sweep over λ.
 
-Every :class:`~rdtheory.codecs.train.CodecConfig` field is an option (``--cut``,
+Every :class:`~rdtheory.codecs.config.CodecConfig` field is an option (``--cut``,
 ``--distortion``, ``--layers layer2 layer3``, ``--beta``, ...); ``--lmbdas`` gives the sweep.
 Runs go to ``--out-dir/lmbda=<λ>/`` (``last.pt`` every epoch, ``model.pt``, ``result.json``,
 all written atomically); re-running the same command resumes. Under
@@ -59,7 +59,7 @@ def add_codec_subcommand(subparsers) -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`CodecConfig` that the parsed options describe (unset options keep their defaults)."""
-    from .train import CodecConfig
+    from .config import CodecConfig
 
     given = {k: getattr(args, k) for k in FIELDS if k != "lmbda" and getattr(args, k, None) not in (None, False)}
     if "layers" in given:
