@@ -125,7 +125,7 @@ def repo_path(path) -> Path:
 
 def portable_path(path) -> str | None:
     """``path`` as it should be recorded: relative to the repository if inside it, else relative to the
-    data root (or the ``ENV_VARS`` entry) that holds it, else unchanged. ``None`` stays ``None``.
+    data root (or the ``ENV_VARS`` entry) that holds it, else unchanged. ``None`` and ``""`` stay.
 
     Examples
     --------
@@ -134,8 +134,8 @@ def portable_path(path) -> str | None:
     >>> portable_path("cifar10-jpeg.zip")
     'cifar10-jpeg.zip'
     """
-    if path is None:
-        return None
+    if path is None or str(path) == "":  # unset fields (the toy task has no data files) stay as they are
+        return path
     p = Path(path).expanduser()
     if not p.is_absolute():
         return p.as_posix()

@@ -30,7 +30,6 @@ References
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 import torch.nn as nn
