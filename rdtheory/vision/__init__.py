@@ -15,6 +15,16 @@ this package. See ``docs/vision.md``.
 * :mod:`.config` — ``TrainConfig`` and the named configs (no torch); :mod:`.train` — seeded,
   checkpointed, exactly resumable training (CPU / CUDA / DDP) on :func:`rdtheory._training.fit`.
 * :mod:`.cli` — ``rdtheory train`` (``add_train_subcommand``, ``main_train``).
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. III-B.2, Table I, Fig. 3).
+.. [2] K. Simonyan and A. Zisserman, "Very deep convolutional networks for large-scale image
+   recognition", ICLR 2015.
+.. [3] K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+   CVPR 2016.
 """
 import importlib
 

@@ -14,6 +14,13 @@ Example (the committed CPU checkpoint)::
 
     nice -n 19 python experiments/cifar_train.py --model vgg16_bn --config cpu --threads 1 \\
         --out-dir experiments/checkpoints/cifar10_vgg16_bn_cpu
+
+References
+----------
+.. [1] K. Simonyan and A. Zisserman, "Very deep convolutional networks for large-scale image
+   recognition", ICLR 2015 (``vgg16_bn``).
+.. [2] K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+   CVPR 2016 (``resnet50``, ``resnet20`` … ``resnet110``).
 """
 from __future__ import annotations
 

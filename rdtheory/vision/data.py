@@ -27,6 +27,14 @@ variables, user cache, the repository's ``../shared/data``). Missing data raises
 ValueError naming the places tried and how to get the data.
 A decoded split can be cached as ``.npz`` in ``cache_dir`` (default: none for tests,
 ``.cache/rdtheory`` in the experiment scripts — git-ignored).
+
+References
+----------
+.. [1] A. Krizhevsky, "Learning multiple layers of features from tiny images", technical
+   report, University of Toronto, 2009 (CIFAR-10 and CIFAR-100).
+.. [2] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. III-B.2: ρ on CIFAR).
 """
 from __future__ import annotations
 

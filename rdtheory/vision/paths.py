@@ -104,7 +104,7 @@ def find_data(path, *, what: str = "data") -> Path:
     if p.is_absolute():
         if p.exists():
             return p
-        raise ValueError(f"{what} {str(p)!r} does not exist. {HOW_TO_GET}")
+        raise ValueError(f"{what} {str(p)!r} not found: it does not exist. {HOW_TO_GET}")
     if p.exists():
         return p
     tried = _candidates(p)
