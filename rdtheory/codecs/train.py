@@ -193,8 +193,9 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
         return {"model": portable_state(model), "config": config, "history": history}
 
     parts = {"model": model, "optimizer": opt, "aux_optimizer": aux_opt}
-    history = fit(out_dir=cfg.out_dir, config=config, parts=parts, epochs=cfg.epochs, seed=cfg.seed, epoch_fn=epoch_fn, metrics_fn=lambda h: _metrics(cfg, h),
-                  final_fn=final_fn, device=dev, resume=resume, max_epochs=max_epochs, rank=rank, world=world, log=log)
+    history = fit(out_dir=cfg.out_dir, config=config, parts=parts, epochs=cfg.epochs, seed=cfg.seed,
+                  epoch_fn=epoch_fn, metrics_fn=lambda h: _metrics(cfg, h), final_fn=final_fn, device=dev,
+                  resume=resume, max_epochs=max_epochs, rank=rank, world=world, log=log)
     return _metrics(cfg, history)
 
 
