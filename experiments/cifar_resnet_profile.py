@@ -11,7 +11,7 @@ Writes ``experiments/results/cifar_resnet_profile.{csv,md,json}`` and
 ``figures/cifar_resnet_profile.png``. Usage::
 
     nice -n 19 .venv/bin/python experiments/cifar_resnet_profile.py --threads 1 \
-        --data-dir /work/shared/data/cifar10-jpeg.zip --weights-dir /work/shared/data/cifar10-resnet-weights
+        --data-dir cifar10-jpeg.zip --weights-dir cifar10-resnet-weights
 """
 from __future__ import annotations
 
@@ -130,8 +130,8 @@ def figure(df, meta):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default="/work/shared/data/cifar10-jpeg.zip")
-    p.add_argument("--weights-dir", default="/work/shared/data/cifar10-resnet-weights")
+    p.add_argument("--data-dir", default="cifar10-jpeg.zip")
+    p.add_argument("--weights-dir", default="cifar10-resnet-weights")
     p.add_argument("--n", type=int, default=None, help="stratified test subsample size (default: all 10,000)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--n-boot", type=int, default=1000)

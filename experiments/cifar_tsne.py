@@ -27,7 +27,7 @@ VGG_CKPT = "experiments/checkpoints/cifar10_vgg16_bn_cpu/model.pt"
 RESNET20 = "resnet20-12fca82f.th"
 
 
-def load_model(which: str, *, weights_dir="/work/shared/data/cifar10-resnet-weights", checkpoint=VGG_CKPT):
+def load_model(which: str, *, weights_dir="cifar10-resnet-weights", checkpoint=VGG_CKPT):
     """(model, layers, mean_std, label) for ``which`` in {"vgg16_bn", "resnet20"}."""
     from rdtheory.vision.models import PAPER_LAYERS, load_pretrained_cifar_resnet
     from rdtheory.vision.train import load_trained
@@ -85,7 +85,7 @@ def figure(result, labels, classes, *, title=""):
     return fig
 
 
-def run(which="vgg16_bn", *, n=2000, data_dir="/work/shared/data/cifar10-jpeg.zip", threads=None,
+def run(which="vgg16_bn", *, n=2000, data_dir="cifar10-jpeg.zip", threads=None,
         cache_dir=_cache_dir("data"), write=True, log=print):
     import torch
 
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="vgg16_bn", choices=("vgg16_bn", "resnet20"))
     p.add_argument("--n", type=int, default=2000)
-    p.add_argument("--data-dir", default="/work/shared/data/cifar10-jpeg.zip")
+    p.add_argument("--data-dir", default="cifar10-jpeg.zip")
     p.add_argument("--threads", type=int, default=None)
     a = p.parse_args(argv)
     run(a.model, n=a.n, data_dir=a.data_dir, threads=a.threads)

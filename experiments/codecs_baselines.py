@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from rdtheory._io import cache_dir as _cache_dir  # noqa: E402  (decoded-image cache)
 
-DATA = "/work/shared/data/cifar10-jpeg.zip"
-WEIGHTS = "/work/shared/data/cifar10-resnet-weights/resnet20-12fca82f.th"
+DATA = "cifar10-jpeg.zip"  # names under the data root (rdtheory.vision.paths.find_data, docs/vision.md)
+WEIGHTS = "cifar10-resnet-weights/resnet20-12fca82f.th"
 QUALITIES = (5, 10, 20, 30, 50, 75, 90, 95)
 OUT = ROOT / "experiments/results/codecs_baselines.json"
 
@@ -39,8 +39,9 @@ def shipped_file_bits(data_dir, split: str = "test"):
     import numpy as np
 
     from rdtheory.codecs.baselines import header_bytes
+    from rdtheory.vision.paths import find_data
 
-    p = Path(data_dir)
+    p = find_data(data_dir, what="--data-dir")
     if p.is_file():
         with zipfile.ZipFile(p) as z:
             items = [(tuple(i.filename.split("/")[-2:]), z.read(i)) for i in z.infolist()

@@ -1,8 +1,8 @@
 """Claims of Sec. III-B.2 (Table I, Eq. 20, Fig. 3) on CIFAR-10 (JPEG q75 re-export), computed by rdtheory.vision.
 
 Needs the ``torch`` extra, the CIFAR-10 JPEG zip and the pretrained ResNet weights
-(paths from ``RDTHEORY_CIFAR10_JPEG`` / ``RDTHEORY_CIFAR_WEIGHTS``, defaulting to the
-shared data folder); without them every claim is ``skip`` with the reason. Table I uses the
+(found by :func:`rdtheory.vision.paths.find_data`: ``RDTHEORY_CIFAR10_JPEG`` /
+``RDTHEORY_CIFAR_WEIGHTS``, ``RDTHEORY_DATA``, the user cache, the repository's ``../shared/data``); without them every claim is ``skip`` with the reason. Table I uses the
 committed ``cpu`` checkpoints in ``experiments/checkpoints/`` (no retraining). Quick mode
 (``make check``) streams ρ over a 2,000-image stratified test subsample; ``--full`` over all
 10,000 test images. Accuracies always use the whole test split.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -20,8 +19,17 @@ from rdtheory._io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = "Sec. III-B.2"
-DATA = Path(os.environ.get("RDTHEORY_CIFAR10_JPEG", "/work/shared/data/cifar10-jpeg.zip"))
-WEIGHTS = Path(os.environ.get("RDTHEORY_CIFAR_WEIGHTS", "/work/shared/data/cifar10-resnet-weights"))
+def _found(name: str) -> Path:
+    from rdtheory.vision.paths import find_data  # no torch
+
+    try:
+        return find_data(name)
+    except ValueError:
+        return Path(name)  # _missing() reports it
+
+
+DATA = _found("cifar10-jpeg.zip")
+WEIGHTS = _found("cifar10-resnet-weights")
 FILES = {20: "resnet20-12fca82f.th", 56: "resnet56-4bfd9763.th"}
 CACHE = cache_dir("data")  # decoded images (user cache folder, see rdtheory._io.cache_dir)
 
@@ -30,9 +38,9 @@ def _missing() -> str | None:
     if importlib.util.find_spec("torch") is None:
         return "torch not installed (pip install -e '.[torch]')"
     if not DATA.exists():
-        return f"CIFAR-10 JPEG zip not found at {DATA} (set RDTHEORY_CIFAR10_JPEG)"
+        return f"CIFAR-10 JPEG zip not found at {DATA} (set RDTHEORY_DATA or RDTHEORY_CIFAR10_JPEG; docs/vision.md, Data)"
     if not WEIGHTS.exists():
-        return f"pretrained weights not found at {WEIGHTS} (set RDTHEORY_CIFAR_WEIGHTS)"
+        return f"pretrained weights not found at {WEIGHTS} (set RDTHEORY_DATA or RDTHEORY_CIFAR_WEIGHTS; docs/vision.md, Data)"
     return None
 
 

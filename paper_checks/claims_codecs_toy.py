@@ -132,7 +132,9 @@ def _fresh_measure(model_pt: Path, n: int) -> dict:
     from rdtheory.codecs.train import TASKS, CodecConfig, evaluate_codec, load_codec
 
     torch.set_num_threads(1)
-    state = torch.load(model_pt, map_location="cpu", weights_only=False)
+    from rdtheory._training import load_checkpoint
+
+    state = load_checkpoint(model_pt)
     cfg = dataclasses.replace(CodecConfig.from_dict(state["config"]), test_n=n, seed=FRESH_SEED - 1)
     x, labels = TASKS["toy"].data(cfg, "test")  # seed cfg.seed + 1 = FRESH_SEED
     model, _, _ = load_codec(model_pt, x[:2])

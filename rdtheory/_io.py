@@ -93,20 +93,24 @@ def atomic_savefig(fig, path, **kwargs) -> Path:
     return _atomic(path, lambda fh: fig.savefig(fh, format=fmt, **kwargs), "wb")
 
 
-def cache_dir(name: str) -> Path:
-    """The folder for the cache ``name`` (not created here: callers create it when they write).
+def cache_root() -> Path:
+    """The root of every rdtheory cache: ``$RDTHEORY_CACHE`` if set, else
+    ``$XDG_CACHE_HOME/rdtheory`` (XDG Base Directory spec; a relative value is ignored, as the
+    spec says), else ``~/.cache/rdtheory``. Not created here."""
+    root = os.environ.get("RDTHEORY_CACHE")
+    if root:
+        return Path(root).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "rdtheory"
 
-    The root is ``$RDTHEORY_CACHE`` if set, else ``$XDG_CACHE_HOME/rdtheory`` (XDG Base
-    Directory spec; a relative value is ignored, as the spec says), else
-    ``~/.cache/rdtheory``. ``name`` is a relative path such as ``"data"`` or
+
+def cache_dir(name: str) -> Path:
+    """The folder for the cache ``name`` under :func:`cache_root` (not created here: callers
+    create it when they write). ``name`` is a relative path such as ``"data"`` or
     ``"paper_checks/codecs_toy"``.
     """
     parts = Path(name).parts
     if not name or Path(name).is_absolute() or ".." in parts:
         raise ValueError(f"cache name must be a relative path without '..'; got {name!r}")
-    root = os.environ.get("RDTHEORY_CACHE")
-    if root:
-        return Path(root).expanduser() / name
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "rdtheory" / name
+    return cache_root() / name

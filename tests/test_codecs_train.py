@@ -126,11 +126,11 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     b = dataclasses.replace(a, out_dir=str(tmp_path / "b"))
     train_codec(a, progress=False)
     train_codec(b, progress=False, max_epochs=1)
-    state_mid = torch.load(f"{b.out_dir}/last.pt", weights_only=False)
+    state_mid = torch.load(f"{b.out_dir}/last.pt", weights_only=True)
     assert state_mid["epoch"] == 0
     train_codec(b, progress=False)  # resumes at epoch 2
-    wa = torch.load(f"{a.out_dir}/model.pt", weights_only=False)["model"]
-    wb = torch.load(f"{b.out_dir}/model.pt", weights_only=False)["model"]
+    wa = torch.load(f"{a.out_dir}/model.pt", weights_only=True)["model"]
+    wb = torch.load(f"{b.out_dir}/model.pt", weights_only=True)["model"]
     assert wa.keys() == wb.keys()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     with pytest.raises(ValueError, match="different config"):

@@ -18,10 +18,19 @@ from rdtheory.vision.models import (PAPER_LAYERS, block_names, build_model, cifa
                                     load_pretrained_cifar_resnet, resnet50, vgg16_bn)
 from rdtheory.vision.taps import (GroupedRho, LayerTaps, balanced_groups, collect_features, hash_groups,  # noqa: E402
                                   resolve_layers, rho_profile)
+from rdtheory.vision.paths import find_data  # noqa: E402
 from rdtheory.vision.train import TrainConfig, config_for, load_trained, train  # noqa: E402
 
-DATA = Path(os.environ.get("RDTHEORY_CIFAR10_JPEG", "/work/shared/data/cifar10-jpeg.zip"))
-WEIGHTS = Path(os.environ.get("RDTHEORY_CIFAR_WEIGHTS", "/work/shared/data/cifar10-resnet-weights"))
+
+def _shipped(name: str):
+    try:
+        return find_data(name)
+    except ValueError:
+        return None
+
+
+DATA = _shipped("cifar10-jpeg.zip")
+WEIGHTS = _shipped("cifar10-resnet-weights")
 
 
 @pytest.fixture(autouse=True)
@@ -60,10 +69,10 @@ def test_fixture_zip_and_folder_load_the_same(tmp_path, fixture_zip):
 
 
 def test_missing_data_and_bad_arguments_name_the_fix(tmp_path):
-    with pytest.raises(ValueError, match="does not exist.*--data-dir"):
+    with pytest.raises(ValueError, match="nope.zip.*does not exist.*RDTHEORY_DATA"):
         vdata.load_cifar10_jpeg(tmp_path / "nope.zip", "test")
-    with pytest.raises(ValueError, match="cifar-100-python"):
-        vdata.load_torchvision_cifar("cifar100", tmp_path, "test")
+    with pytest.raises(ValueError, match="cifar-100-python.*--download"):
+        vdata.load_dataset("cifar100", tmp_path, "test")
     with pytest.raises(ValueError, match=r"expected the folder .*test"):
         vdata.load_image_folder(tmp_path, "test")
     with pytest.raises(ValueError, match="split must be one of"):
@@ -202,8 +211,8 @@ def test_checkpoint_resume_continues_exactly(tmp_path, fixture_zip, splits):
     first = train(cfg, train_data=tr, test_data=te, progress=False, max_epochs=1)
     assert first["epochs_done"] == 1 and not first["finished"] and first["final_test_accuracy"] is None
     resumed = train(cfg, train_data=tr, test_data=te, progress=False)
-    a = torch.load(tmp_path / "a" / "model.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["model"]
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["train_loss"] for h in straight["history"]] == [h["train_loss"] for h in resumed["history"]]
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
@@ -237,8 +246,8 @@ def test_configs_and_cli(tmp_path, fixture_zip):
 @pytest.mark.slow
 @pytest.mark.parametrize("depth,expected", [(20, 0.810), (56, 0.832)])
 def test_pretrained_resnet_accuracy_on_jpeg_test_split(depth, expected):
-    if not DATA.exists() or not WEIGHTS.exists():
-        pytest.skip(f"needs {DATA} and {WEIGHTS}")
+    if DATA is None or WEIGHTS is None:
+        pytest.skip("needs cifar10-jpeg.zip and cifar10-resnet-weights/ under the data root (docs/vision.md, Data)")
     from rdtheory.vision.train import evaluate
 
     name = {20: "resnet20-12fca82f.th", 56: "resnet56-4bfd9763.th"}[depth]

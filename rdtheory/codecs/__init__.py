@@ -15,32 +15,50 @@ Around them:
   and a codec placed at a cut point (full input / model splitting / direct)
 - :class:`RateDistortionLoss`, :func:`rate_bits` — R + λD (Eq. 1) with supervised, MSE, Eq. 22,
   Eq. 23 distortions and the scalable base's β reconstruction reward
-- :mod:`.train` — :class:`CodecConfig`, ``train_codec`` (checkpoint/resume, DDP, device),
-  ``evaluate_codec`` (real bitstreams), ``run``, ``lambda_sweep``
+- :mod:`.config` — :class:`CodecConfig` (one run, stored as plain data); :mod:`.tasks` — the
+  task registry ``TASKS``; :mod:`.train` — ``train_codec`` (checkpoint/resume, DDP, device,
+  through :func:`rdtheory._training.fit`), ``load_codec``, ``run``, ``lambda_sweep``;
+  :mod:`.evaluate` — ``evaluate_codec`` (real bitstreams)
 - :mod:`.baselines` — JPEG / WebP at several qualities (PIL, real file sizes)
 
-Names are imported on first use (PEP 562), so ``rdtheory.codecs.cli`` parses arguments without
-torch; using any codec imports torch and compressai. ``import rdtheory`` imports neither.
+Importing this package imports nothing heavy: each name loads its module (torch, compressai) on
+first use, so ``rdtheory.codecs.cli`` parses arguments without torch; ``import rdtheory`` never
+imports it.
 See ``docs/codecs.md``.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Figs. 12–14, Eqs. 22–23).
+.. [2] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
+   compression with a scale hyperprior", ICLR 2018.
+.. [3] D. Minnen, J. Ballé and G. Toderici, "Joint autoregressive and hierarchical priors for
+   learned image compression", NeurIPS 2018.
+.. [4] J. Bégaint, F. Racapé, S. Feltman and A. Pushparaja, "CompressAI: a PyTorch library and
+   evaluation platform for end-to-end compression research", arXiv:2011.03029, 2020.
 """
 import importlib
 
 _EXPORTS = {
+    "config": ("CodecConfig",),
     "direct": ("DirectCodec", "full_input_codec"),
+    "evaluate": ("evaluate_codec",),
     "hyperprior": ("HyperpriorCodec", "stream_bits"),
     "layers": ("DepthwiseSeparableConv2d", "DepthwiseSeparableConvTranspose2d"),
     "losses": ("DISTORTIONS", "RateDistortionLoss", "rate_bits"),
     "scalable": ("EnhancementCodec", "ReconstructionHead"),
     "splitting": ("ModelSplittingCodec",),
     "system": ("APPROACHES", "MachineCodec", "SplitTaskModel"),
-    "train": ("CodecConfig", "evaluate_codec", "lambda_sweep", "load_codec", "run", "train_codec"),
+    "tasks": ("TASKS", "TaskSpec"),
+    "train": ("lambda_sweep", "load_codec", "run", "train_codec"),
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
 def __getattr__(name):
-    # lazy: `rdtheory codec --help` (rdtheory.codecs.cli) must import without torch
+    # lazy: `rdtheory.codecs.cli` (argument parsing) must import without torch or compressai
     if name in _WHERE:
         return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

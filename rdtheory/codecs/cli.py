@@ -1,6 +1,6 @@
 """``rdtheory codec ...``: train and evaluate one codec-for-machines sweep over λ.
 
-Every :class:`~rdtheory.codecs.train.CodecConfig` field is an option (``--cut``,
+Every :class:`~rdtheory.codecs.config.CodecConfig` field is an option (``--cut``,
 ``--distortion``, ``--layers layer2 layer3``, ``--beta``, ...); ``--lmbdas`` gives the sweep.
 Runs go to ``--out-dir/lmbda=<λ>/`` (``last.pt`` every epoch, ``model.pt``, ``result.json``,
 all written atomically); re-running the same command resumes. Under
@@ -10,6 +10,16 @@ all written atomically); re-running the same command resumes. Under
         --lmbdas 10 3 1 0.3 0.1 --warm-start-epochs 2 --out-dir runs/direct-C2-layer3 --device cuda
 
 This module parses arguments without importing torch; :func:`main_codec` imports it.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Figs. 12–14, Eqs. 22–23).
+.. [2] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
+   compression with a scale hyperprior", ICLR 2018.
+.. [3] J. Bégaint, F. Racapé, S. Feltman and A. Pushparaja, "CompressAI: a PyTorch library and
+   evaluation platform for end-to-end compression research", arXiv:2011.03029, 2020.
 """
 from __future__ import annotations
 
@@ -59,7 +69,7 @@ def add_codec_subcommand(subparsers) -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`CodecConfig` that the parsed options describe (unset options keep their defaults)."""
-    from .train import CodecConfig
+    from .config import CodecConfig
 
     given = {k: getattr(args, k) for k in FIELDS if k != "lmbda" and getattr(args, k, None) not in (None, False)}
     if "layers" in given:

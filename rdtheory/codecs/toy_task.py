@@ -1,7 +1,7 @@
 r"""The circles/squares toy of Sec. III-B.1 as a torch task model for the codec training machinery.
 
-Registered in :data:`rdtheory.codecs.train.TASKS` as ``"toy"``: the pieces of its
-:class:`~rdtheory.codecs.train.TaskSpec` are :func:`model`, :func:`data`,
+Registered in :data:`rdtheory.codecs.tasks.TASKS` as ``"toy"``: the pieces of its
+:class:`~rdtheory.codecs.tasks.TaskSpec` are :func:`model`, :func:`data`,
 :func:`pixels_per_sample` and :func:`codec`.
 
 Task model (points ``"input"`` = X = (u, v), ``"y"`` = Y = g(X), ``"output"`` = logits):
@@ -38,8 +38,8 @@ from torch import nn
 from .system import INPUT, SplitTaskModel
 from .vector import FactorizedVectorCodec
 
-if TYPE_CHECKING:  # only for annotations: train.py imports this module
-    from .train import CodecConfig
+if TYPE_CHECKING:  # only for annotations: tasks.py imports this module
+    from .config import CodecConfig
 
 __all__ = ["TAU", "G", "H", "model", "data", "pixels_per_sample", "codec"]
 

@@ -1,4 +1,4 @@
-"""CIFAR data as uint8 arrays: the offline JPEG zip, ImageFolder exports, torchvision originals.
+"""CIFAR data as uint8 arrays: the offline JPEG zip, ImageFolder exports, the original python pickles.
 
 Every source is decoded once into an :class:`ImageArrays` record — ``images`` (N, 32, 32, 3)
 uint8 and integer ``labels`` — because CIFAR is small (150 MB for the 50,000 training
@@ -16,14 +16,25 @@ Sources
     it must say "CIFAR-10 (JPEG q75 re-export)" (:data:`JPEG_VARIANT`).
 ``"folder"``
     Any ImageFolder-style export ``<root>/{train,test}/<class>/*.{jpg,png}`` (e.g. a
-    CIFAR-100 export).
+    CIFAR-100 export), or a folder holding one such ``<root>``.
 ``"cifar10"``, ``"cifar100"``
-    torchvision's ``CIFAR10``/``CIFAR100`` on the original pickled batches, with
-    ``download=False``: nothing is ever downloaded.
+    The original python pickles ``cifar-10-batches-py/`` / ``cifar-100-python/``
+    (:mod:`rdtheory.vision.cifar_pickle`, read without executing code); torchvision's
+    downloader fetches them only when ``download=True`` (``--download``).
 
-Missing data raises a ValueError naming the path that was expected and how to provide it.
+Paths are resolved by :func:`rdtheory.vision.paths.find_data` (argument, environment
+variables, user cache, the repository's ``../shared/data``). Missing data raises a
+ValueError naming the places tried and how to get the data.
 A decoded split can be cached as ``.npz`` in ``cache_dir`` (default: none for tests,
 ``.cache/rdtheory`` in the experiment scripts — git-ignored).
+
+References
+----------
+.. [1] A. Krizhevsky, "Learning multiple layers of features from tiny images", technical
+   report, University of Toronto, 2009 (CIFAR-10 and CIFAR-100).
+.. [2] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. III-B.2: ρ on CIFAR).
 """
 from __future__ import annotations
 
@@ -39,7 +50,7 @@ import numpy as np
 
 __all__ = [
     "ImageArrays", "JPEG_VARIANT", "CIFAR10_CLASSES", "SOURCES", "MEAN_STD",
-    "load_cifar10_jpeg", "load_image_folder", "load_torchvision_cifar", "load_dataset",
+    "load_cifar10_jpeg", "load_image_folder", "load_dataset",
     "make_fixture", "iterate_batches", "to_tensor", "augment", "stratified_indices",
 ]
 
@@ -182,14 +193,13 @@ def load_cifar10_jpeg(path, split: str = "test", *, cache_dir=None) -> ImageArra
 
     Examples
     --------
-    ``load_cifar10_jpeg("/work/shared/data/cifar10-jpeg.zip", "test")`` → 10,000
-    images, 1,000 per class.
+    ``load_cifar10_jpeg("cifar10-jpeg.zip", "test")`` (found under the data root,
+    :func:`rdtheory.vision.paths.find_data`) → 10,000 images, 1,000 per class.
     """
+    from .paths import find_data
+
     _check_split(split)
-    p = Path(path)
-    if not p.exists():
-        raise ValueError(f"data path {str(p)!r} does not exist: pass --data-dir pointing to cifar10-jpeg.zip "
-                         f"(or its extracted folder with cifar10-jpeg/{{train,test}}/<class>/*.jpg)")
+    p = find_data(path, what="--data-dir (cifar10-jpeg.zip or its extracted folder)")
     if p.is_file():
         if not zipfile.is_zipfile(p):
             raise ValueError(f"data path {str(p)!r} is a file but not a zip; pass cifar10-jpeg.zip or its folder")
@@ -215,8 +225,18 @@ def load_cifar10_jpeg(path, split: str = "test", *, cache_dir=None) -> ImageArra
 
 
 def load_image_folder(root, split: str = "test", *, name: str | None = None, cache_dir=None) -> ImageArrays:
-    """An ImageFolder-style export ``<root>/<split>/<class>/*.{jpg,png}`` (labels: sorted class names)."""
+    """An ImageFolder-style export ``<root>/<split>/<class>/*.{jpg,png}`` (labels: sorted class names).
+
+    ``root`` may also be a folder whose only sub-folder is such a ``<root>`` (e.g. the parent
+    of an extracted ``cifar10-jpeg/``).
+    """
+    from .paths import find_data
+
     _check_split(split)
+    root = find_data(root, what="--data-dir (an ImageFolder export)")
+    subs = [c for c in root.iterdir() if c.is_dir()] if root.is_dir() and not (root / split).is_dir() else []
+    if len(subs) == 1 and (subs[0] / split).is_dir():
+        root = subs[0]
     d = Path(root) / split
     if not d.is_dir():
         raise ValueError(f"expected the folder {str(d)!r} (layout <root>/{{train,test}}/<class>/*.jpg); pass "
@@ -232,36 +252,38 @@ def load_image_folder(root, split: str = "test", *, name: str | None = None, cac
     return _cached(cache_dir, f"folder-{split}-{key}", build)
 
 
-def load_torchvision_cifar(name: str, root, split: str = "test") -> ImageArrays:
-    """Original CIFAR-10/100 through torchvision with ``download=False`` (never downloads).
+def load_dataset(source: str, data_dir=None, split: str = "test", *, cache_dir=None,
+                 download: bool = False) -> ImageArrays:
+    """Dispatch on ``source`` in :data:`SOURCES` (see the module docstring).
 
-    ``root`` is the folder holding ``cifar-10-batches-py`` / ``cifar-100-python``.
+    ``data_dir``: a path or a name under the data root, resolved by
+    :func:`rdtheory.vision.paths.find_data` (``None``: the source's default name,
+    :data:`rdtheory.vision.config.DEFAULT_DATA`). ``download=True`` (``--download``) lets
+    ``cifar10``/``cifar100`` fetch the python pickles with torchvision into the user cache
+    (``~/.cache/rdtheory``) when they are found nowhere; nothing is downloaded otherwise.
     """
-    _check_split(split)
-    if name not in ("cifar10", "cifar100"):
-        raise ValueError(f"name must be 'cifar10' or 'cifar100'; got {name!r}")
-    from torchvision import datasets
+    from .config import DEFAULT_DATA
+    from .paths import find_data, user_cache_dir
 
-    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
-    sub = "cifar-10-batches-py" if name == "cifar10" else "cifar-100-python"
-    try:
-        ds = cls(root=str(root), train=(split == "train"), download=False)
-    except RuntimeError as err:
-        raise ValueError(f"{name} not found: expected {str(Path(root) / sub)!r} (the original python batches; "
-                         f"nothing is downloaded here). Pass --data-dir pointing to its parent folder. ({err})") from None
-    return ImageArrays(np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64),
-                       tuple(ds.classes), f"{name.upper().replace('CIFAR', 'CIFAR-')} (original) {split}")
+    if source not in SOURCES:
+        raise ValueError(f"dataset source must be one of {SOURCES}; got {source!r}")
+    if data_dir is None:
+        if source not in DEFAULT_DATA:
+            raise ValueError(f"dataset {source!r} has no default location; pass data_dir (--data-dir)")
+        data_dir = DEFAULT_DATA[source]
+    if source in ("cifar10", "cifar100"):
+        from .cifar_pickle import download_cifar, load_cifar_python
 
-
-def load_dataset(source: str, data_dir, split: str = "test", *, cache_dir=None) -> ImageArrays:
-    """Dispatch on ``source`` in :data:`SOURCES` (see the module docstring)."""
+        try:
+            root = find_data(data_dir, what="--data-dir")
+        except ValueError:
+            if not download:
+                raise
+            root = download_cifar(source, user_cache_dir())
+        return load_cifar_python(source, root, split)
     if source == "cifar10-jpeg":
         return load_cifar10_jpeg(data_dir, split, cache_dir=cache_dir)
-    if source == "folder":
-        return load_image_folder(data_dir, split, cache_dir=cache_dir)
-    if source in ("cifar10", "cifar100"):
-        return load_torchvision_cifar(source, data_dir, split)
-    raise ValueError(f"dataset source must be one of {SOURCES}; got {source!r}")
+    return load_image_folder(data_dir, split, cache_dir=cache_dir)
 
 
 # ----------------------------------------------------------------------------- fixture

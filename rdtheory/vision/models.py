@@ -15,11 +15,20 @@
   after stripping DataParallel's ``module.`` prefix.
 
 Only this sub-package imports torch.
+
+References
+----------
+.. [1] K. Simonyan and A. Zisserman, "Very deep convolutional networks for large-scale image
+   recognition", ICLR 2015.
+.. [2] K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+   CVPR 2016.
+.. [3] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Table I: the layers of VGG16-bn and ResNet50).
 """
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -257,11 +266,17 @@ def load_pretrained_cifar_resnet(path, depth: int | None = None) -> CifarResNet:
     DataParallel's ``module.`` prefix; it is stripped and loaded with ``strict=True``. The
     depth is read from the file name (``resnet<depth>-…``) unless given. The model expects
     inputs normalised with ``MEAN_STD["imagenet"]``. Returned in eval mode.
+
+    ``path`` is a file path or a name under the data root such as
+    ``"cifar10-resnet-weights/resnet20-12fca82f.th"`` (:func:`rdtheory.vision.paths.find_data`;
+    the files come from https://github.com/akamaster/pytorch_resnet_cifar10, BSD-2-Clause).
     """
-    p = Path(path)
+    from .paths import find_data
+
+    p = find_data(path, what="pretrained weights (resnet20-12fca82f.th or resnet56-4bfd9763.th)")
     if not p.is_file():
-        raise ValueError(f"pretrained weights {str(p)!r} not found; pass the path of resnet20-12fca82f.th or "
-                         f"resnet56-4bfd9763.th (e.g. /work/shared/data/cifar10-resnet-weights/)")
+        raise ValueError(f"pretrained weights {str(p)!r} is not a file; pass the path of resnet20-12fca82f.th or "
+                         f"resnet56-4bfd9763.th")
     if depth is None:
         m = re.match(r"resnet(\d+)", p.name)
         if not m:

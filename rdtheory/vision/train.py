@@ -1,109 +1,53 @@
-"""Training loop for the CIFAR classifiers: seeded, checkpointed every epoch, exactly resumable.
+"""Training of the CIFAR classifiers: seeded, checkpointed every epoch, exactly resumable.
 
-* SGD with momentum and weight decay; learning rate linear warm-up then cosine decay, set
-  per step from ``(epoch, step)`` so a resumed run follows the same schedule.
+* SGD with Nesterov momentum and weight decay; learning rate linear warm-up then cosine
+  decay, set per step from ``(epoch, step)`` so a resumed run follows the same schedule.
 * The data order and augmentation of epoch ``e`` depend only on ``(seed, e)`` (see
-  :func:`rdtheory.vision.data.iterate_batches`), and the checkpoint holds model, optimizer
-  and history, so stopping after any epoch and resuming gives the same weights as an
-  uninterrupted run (tested bit-for-bit on CPU with one thread).
+  :func:`rdtheory.vision.data.iterate_batches`); the loop, checkpoints, resume and DDP are
+  those of :func:`rdtheory._training.fit`, so stopping after any epoch and resuming gives
+  the same weights as an uninterrupted run (tested bit-for-bit on CPU with one thread).
 * ``out_dir/last.pt`` (full state, written atomically after every epoch),
   ``out_dir/metrics.json`` (config, per-epoch loss/accuracy/time, final test accuracy),
-  ``out_dir/model.pt`` (weights only + config, small enough to commit for width ≤ 0.25).
+  ``out_dir/model.pt`` (weights + plain-data config, small enough to commit for width ≤ 0.25;
+  read back with ``weights_only=True`` by :func:`load_trained`).
 * ``device="cpu"`` by default, ``"cuda"`` when asked; under ``torchrun`` (``WORLD_SIZE > 1``)
   it uses DistributedDataParallel (NCCL on CUDA, gloo on CPU), each rank taking every
-  ``world_size``-th sample of the epoch's permutation; rank 0 writes the files.
+  ``world_size``-th sample of the epoch's permutation; rank 0 evaluates and writes the files.
 
-Configs (:data:`CONFIGS`): ``paper`` (full width, 200 epochs, for a GPU), ``cpu-long``
-(ResNet50 only: twice the data and one more epoch than ``cpu``) and ``cpu``
-(width 0.25, a class-stratified subset of the training split and a few epochs, meant for
-these 2 CPU cores at one thread in the background). ``train(TrainConfig(...))`` or
-``python experiments/cifar_train.py --model vgg16_bn --config cpu``.
+Configs: :mod:`rdtheory.vision.config` (``TrainConfig``, ``CONFIGS``, ``config_for``).
+``train(config_for("vgg16_bn", "cpu"))`` or ``rdtheory train --model vgg16_bn --config cpu``.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023.
+.. [2] K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+   CVPR 2016.
+.. [3] K. Simonyan and A. Zisserman, "Very deep convolutional networks for large-scale image
+   recognition", ICLR 2015.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-import time
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .._io import atomic_write_json
-from .._torchrun import atomic_torch_save as _save, distributed as _dist, resolve_device as _resolve_device
-from .data import SOURCES, augment, iterate_batches, load_dataset, to_tensor
-from .models import MODELS, build_model
+from .._training import distributed, fit, load_checkpoint, progress_bar, resolve_device, wrap_ddp
+from .config import CONFIGS, TrainConfig, config_for
+from .data import augment, iterate_batches, load_dataset, to_tensor
+from .models import build_model
 
 __all__ = ["TrainConfig", "CONFIGS", "config_for", "train", "evaluate", "load_trained"]
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a training run (stored in every checkpoint and metrics file).
+def _cache(cfg: TrainConfig):
+    """Where decoded splits are cached: ``"user"`` is the user cache dir, ``None`` none."""
+    from .._io import cache_dir
 
-    ``train_per_class``: if set, train on a class-stratified subset with this many images per
-    class (seed ``seed``); ``None`` = the whole training split. ``eval_per_class``: evaluate after each
-    epoch on a stratified test subset of this size per class (the last epoch always uses the
-    whole test split). ``mean_std``: a key of
-    :data:`rdtheory.vision.data.MEAN_STD`.
-    """
-
-    model: str = "vgg16_bn"
-    width: float = 1.0
-    dataset: str = "cifar10-jpeg"
-    data_dir: str = "/work/shared/data/cifar10-jpeg.zip"
-    num_classes: int = 10
-    epochs: int = 200
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    warmup_epochs: float = 1.0
-    train_per_class: int | None = None
-    eval_per_class: int | None = None
-    mean_std: str = "jpeg"
-    seed: int = 0
-    out_dir: str = "experiments/checkpoints/run"
-    cache_dir: str | None = ".cache/rdtheory"
-
-    def validate(self) -> "TrainConfig":
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {sorted(MODELS)}; got {self.model!r}")
-        if self.dataset not in SOURCES:
-            raise ValueError(f"dataset must be one of {SOURCES}; got {self.dataset!r}")
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if int(v) != v or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0; got {self.lr}")
-        if self.train_per_class is not None and self.train_per_class < 1:
-            raise ValueError(f"train_per_class must be None (all) or >= 1; got {self.train_per_class}")
-        return self
-
-
-#: Named configurations per model. ``cpu`` is sized for ~10 CPU-minutes each at one thread
-#: (VGG16-bn width 0.25 trains at ~250 img/s, ResNet50 width 0.25 at ~50 img/s on one core
-#: here); on the shared machine it got a fraction of a core, so it ran in the background.
-CONFIGS = {
-    ("vgg16_bn", "paper"): dict(width=1.0, epochs=200, lr=0.05, batch_size=128),
-    ("resnet50", "paper"): dict(width=1.0, epochs=200, lr=0.1, batch_size=128),
-    ("vgg16_bn", "cpu"): dict(width=0.25, epochs=5, lr=0.05, batch_size=128, train_per_class=2000,
-                             eval_per_class=100),
-    ("resnet50", "cpu"): dict(width=0.25, epochs=5, lr=0.1, batch_size=128, train_per_class=500,
-                             eval_per_class=100),
-    ("resnet50", "cpu-long"): dict(width=0.25, epochs=6, lr=0.1, batch_size=128, train_per_class=1000,
-                                  eval_per_class=100),
-}
-
-
-def config_for(model: str, name: str = "cpu", **overrides) -> TrainConfig:
-    """The named config (``paper`` or ``cpu``) for ``model``, with keyword overrides."""
-    if (model, name) not in CONFIGS:
-        raise ValueError(f"no config {name!r} for model {model!r}; known: {sorted(CONFIGS)}")
-    return TrainConfig(model=model, **{**CONFIGS[(model, name)], **overrides}).validate()
+    return cache_dir("data") if cfg.cache_dir == "user" else cfg.cache_dir
 
 
 def _lr_at(cfg: TrainConfig, epoch: int, step: int, steps: int) -> float:
@@ -130,22 +74,22 @@ def evaluate(model: nn.Module, data, *, mean_std: str = "jpeg", batch_size: int 
 
 
 def train(cfg: TrainConfig, *, device: str | None = "cpu", resume: bool = True, progress: bool = True,
-          max_epochs: int | None = None, train_data=None, test_data=None, log=None) -> dict:
+          max_epochs: int | None = None, train_data=None, test_data=None, log=None, download: bool = False) -> dict:
     """Train (or resume) the run described by ``cfg``; returns the metrics dict (also in metrics.json).
 
     ``max_epochs`` stops after that many epochs *in this call* (the run stays resumable) —
     used by tests and for time-boxed background work. ``train_data``/``test_data``
-    (ImageArrays) bypass loading from ``cfg.data_dir`` (tests).
+    (ImageArrays) bypass loading from ``cfg.data_dir`` (tests). ``download`` lets
+    ``cifar10``/``cifar100`` be fetched when absent (:func:`rdtheory.vision.data.load_dataset`).
     """
     cfg.validate()
-    rank, world = _dist()
-    dev = _resolve_device(device, rank)
-    out = Path(cfg.out_dir)
+    rank, world = distributed()
+    dev = resolve_device(device, rank)
     torch.manual_seed(cfg.seed)
     if train_data is None:
-        train_data = load_dataset(cfg.dataset, cfg.data_dir, "train", cache_dir=cfg.cache_dir)
+        train_data = load_dataset(cfg.dataset, cfg.data_dir, "train", cache_dir=_cache(cfg), download=download)
     if test_data is None:
-        test_data = load_dataset(cfg.dataset, cfg.data_dir, "test", cache_dir=cfg.cache_dir)
+        test_data = load_dataset(cfg.dataset, cfg.data_dir, "test", cache_dir=_cache(cfg), download=download)
     if cfg.train_per_class is not None:
         train_data = train_data.stratified(cfg.train_per_class * train_data.n_classes, seed=cfg.seed)
     if train_data.n_classes != cfg.num_classes:
@@ -157,38 +101,16 @@ def train(cfg: TrainConfig, *, device: str | None = "cpu", resume: bool = True, 
     model = build_model(cfg.model, cfg.num_classes, cfg.width).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                           nesterov=True)
-    history: list[dict] = []
-    start = 0
-    last = out / "last.pt"
-    if resume and last.exists():
-        state = torch.load(last, map_location=dev, weights_only=False)
-        if state["config"] != dataclasses.asdict(cfg):
-            diff = {k: (state["config"].get(k), v) for k, v in dataclasses.asdict(cfg).items()
-                    if state["config"].get(k) != v}
-            raise ValueError(f"{last} was made with a different config {diff} (saved, requested); use another "
-                             f"out_dir or resume=False to start over")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start, history = state["epoch"] + 1, state["history"]
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
+    net = wrap_ddp(model, dev, world)
+    config = cfg.as_dict()
 
-        net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    stop = cfg.epochs if max_epochs is None else min(cfg.epochs, start + max_epochs)
-    for epoch in range(start, stop):
-        t0 = time.time()
+    def epoch_fn(epoch: int, gen: torch.Generator) -> dict:
         net.train()
-        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         batches = list(iterate_batches(len(train_data), cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
                                        rank=rank, world_size=world))
         tot_loss, tot_correct, tot_n = 0.0, 0, 0
-        bar = None
-        if progress and rank == 0:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(batches), desc=f"{cfg.model} w={cfg.width} epoch {epoch + 1}/{cfg.epochs}",
-                       leave=False, mininterval=5.0)
+        bar = progress_bar(progress and rank == 0, len(batches),
+                           f"{cfg.model} w={cfg.width} epoch {epoch + 1}/{cfg.epochs}")
         for step, idx in enumerate(batches):
             for g in opt.param_groups:
                 g["lr"] = _lr_at(cfg, epoch, step, len(batches))
@@ -207,44 +129,40 @@ def train(cfg: TrainConfig, *, device: str | None = "cpu", resume: bool = True, 
                 bar.set_postfix(loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}", refresh=False)
         if bar is not None:
             bar.close()
-        rec = {"epoch": epoch + 1, "train_loss": tot_loss / tot_n, "train_accuracy": tot_correct / tot_n,
-               "lr_end": opt.param_groups[0]["lr"], "seconds": time.time() - t0}
-        if rank == 0:
-            full = epoch + 1 == cfg.epochs or cfg.eval_per_class is None
-            ev = evaluate(model, test_data if full else eval_subset, mean_std=cfg.mean_std, device=dev)
-            rec.update(test_accuracy=ev["accuracy"], test_loss=ev["loss"], test_n=ev["n"])
-            history.append(rec)
-            _save(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                         "history": history, "config": dataclasses.asdict(cfg)})
-            _write_metrics(out, cfg, history, finished=epoch + 1 == cfg.epochs)
-            if log is not None:
-                log(json.dumps(rec))
-        if world > 1:
-            torch.distributed.barrier()
-    if rank == 0 and history and history[-1]["epoch"] == cfg.epochs:
-        _save(out / "model.pt", {"model": {k: v.cpu() for k, v in model.state_dict().items()},
-                                 "config": dataclasses.asdict(cfg), "metrics": history[-1]})
-    return _metrics(cfg, history, finished=bool(history) and history[-1]["epoch"] == cfg.epochs)
+        return {"train_loss": tot_loss / tot_n, "train_accuracy": tot_correct / tot_n,
+                "lr_end": opt.param_groups[0]["lr"]}
+
+    def eval_fn(epoch: int) -> dict:
+        full = epoch + 1 == cfg.epochs or cfg.eval_per_class is None
+        ev = evaluate(model, test_data if full else eval_subset, mean_std=cfg.mean_std, device=dev)
+        return {"test_accuracy": ev["accuracy"], "test_loss": ev["loss"], "test_n": ev["n"]}
+
+    def final_fn(history: list) -> dict:
+        return {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "config": config,
+                "metrics": history[-1]}
+
+    history = fit(out_dir=cfg.out_dir, config=config, parts={"model": model, "optimizer": opt}, epochs=cfg.epochs,
+                  seed=cfg.seed, epoch_fn=epoch_fn, eval_fn=eval_fn, metrics_fn=lambda h: _metrics(cfg, h),
+                  final_fn=final_fn, device=dev, resume=resume, max_epochs=max_epochs, rank=rank, world=world,
+                  log=log)
+    return _metrics(cfg, history)
 
 
-def _metrics(cfg: TrainConfig, history: list[dict], finished: bool) -> dict:
-    return {"config": dataclasses.asdict(cfg), "epochs_done": len(history), "finished": finished,
-            "final_test_accuracy": history[-1]["test_accuracy"] if finished else None,
+def _metrics(cfg: TrainConfig, history: list[dict]) -> dict:
+    finished = bool(history) and history[-1]["epoch"] == cfg.epochs
+    return {"config": cfg.as_dict(), "epochs_done": len(history), "finished": finished,
+            "final_test_accuracy": history[-1].get("test_accuracy") if finished else None,
             "history": history,
             "torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
-def _write_metrics(out: Path, cfg: TrainConfig, history: list[dict], finished: bool) -> None:
-    atomic_write_json(out / "metrics.json", _metrics(cfg, history, finished))
-
-
 def load_trained(path, device="cpu") -> tuple[nn.Module, TrainConfig]:
-    """Load ``model.pt`` (or ``last.pt``) written by :func:`train`; returns (model in eval mode, config)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"checkpoint {str(p)!r} not found; train it first (experiments/cifar_train.py) or pass "
-                         f"the path of a committed experiments/checkpoints/<run>/model.pt")
-    state = torch.load(p, map_location=device, weights_only=False)
+    """Load ``model.pt`` (or ``last.pt``) written by :func:`train`; returns (model in eval mode, config).
+
+    Read with ``weights_only=True`` (:func:`rdtheory._training.load_checkpoint`): a file that
+    would run code when unpickled is refused with a ``ValueError``.
+    """
+    state = load_checkpoint(path, map_location=device)
     cfg = TrainConfig(**state["config"])
     model = build_model(cfg.model, cfg.num_classes, cfg.width)
     model.load_state_dict(state["model"])
