@@ -6,6 +6,9 @@ Save with :func:`rdtheory._io.atomic_savefig`. Figures are built on a bare
 - :func:`rd_curve_figure`, :func:`plot_rd_curve` - a certified R(D) curve.
 - :func:`plot_fig2`, :func:`plot_rate_task` - the circles/squares toy of Sec. III-B.1
   (:mod:`rdtheory.toy`): Fig. 2, and task error against rate.
+- helpers: :func:`in_rate_order` (draw operating points along the rate axis, not in the
+  order they were trained), :func:`log_rate_axis` (a log axis with plain, non-colliding tick
+  labels), :func:`annotate_without_overlap` (point labels placed so that they do not collide).
 
 References
 ----------
@@ -19,7 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["rd_curve_figure", "plot_rd_curve", "plot_fig2", "plot_rate_task"]
+__all__ = ["rd_curve_figure", "plot_rd_curve", "plot_fig2", "plot_rate_task", "in_rate_order", "log_rate_axis",
+           "annotate_without_overlap"]
 
 
 def _figure(**kw):
@@ -52,6 +56,96 @@ def plot_rd_curve(ax, curve, *, title: str = "", closed_form=None, label: str = 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
+
+
+# --------------------------------------------------------------------------------------
+# helpers for rate curves and labelled points
+# --------------------------------------------------------------------------------------
+def in_rate_order(points: Sequence[dict], key: str = "bpp") -> list[dict]:
+    """The operating points sorted by rate ``point[key]``, so that a line joins neighbours in rate.
+
+    Sweeps are stored in the order they were trained (e.g. by lambda), which is not always
+    the rate order: a line drawn in that order doubles back on itself.
+    """
+    return sorted(points, key=lambda p: p[key])
+
+
+def log_rate_axis(ax, *, axis: str = "x", subs: tuple[float, ...] = (1.0, 2.0, 5.0)):
+    """A log-scale rate axis with plain labels at ``subs`` x 10^k and no minor labels.
+
+    Matplotlib's default log axis labels minor ticks as ``3×10^0 4×10^0`` when a panel
+    spans less than a decade, and those labels collide; 1-2-5 ticks with ``%g`` labels
+    (0.5, 1, 2, 5, 10) stay apart at any span.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target.set_major_locator(LogLocator(base=10.0, subs=subs))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(NullFormatter())
+    return ax
+
+
+def annotate_without_overlap(ax, xy, texts: Sequence[str], *, fontsize: float = 7, colors=None,
+                             radii: Sequence[float] = (6, 16, 28, 42, 58, 76), **text_kw) -> list:
+    """Label points ``xy`` (n, 2, data coordinates) with ``texts`` so that no two labels overlap.
+
+    Greedy placement: each label tries offsets on rings of growing radius (``radii``, in
+    points) in eight directions and takes the first whose box overlaps no earlier label, no
+    labelled point and stays inside the axes; a label moved beyond the first ring gets a thin
+    leader line to its point. When no candidate is free the least-overlapping one is used.
+    Call after the data are drawn and the limits set. Returns the annotation artists.
+    """
+    fig = ax.figure
+    if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure: give it an Agg canvas to measure text
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    pts = ax.transData.transform(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
+    scale = fig.dpi / 72.0
+    box_ax = ax.get_window_extent(renderer)
+    marker = 4 * scale
+    taken = [(x - marker, y - marker, x + marker, y + marker) for x, y in pts]
+    directions = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    colors = [None] * len(texts) if colors is None else list(colors)
+
+    def overlap(b, c):
+        return max(0.0, min(b[2], c[2]) - max(b[0], c[0])) * max(0.0, min(b[3], c[3]) - max(b[1], c[1]))
+
+    artists = []
+    for (x, y), text, colour in zip(pts, texts, colors):
+        probe = ax.text(0.5, 0.5, text, fontsize=fontsize, transform=ax.transAxes, **text_kw)  # to measure
+        ext = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = ext.width, ext.height
+        best = None
+        for r in radii:
+            for dx, dy in directions:
+                ox, oy = dx * r * scale, dy * r * scale
+                x0 = x + ox if dx > 0 else (x + ox - w if dx < 0 else x - w / 2)
+                y0 = y + oy if dy > 0 else (y + oy - h if dy < 0 else y - h / 2)
+                b = (x0, y0, x0 + w, y0 + h)
+                inside = box_ax.x0 <= b[0] and b[2] <= box_ax.x1 and box_ax.y0 <= b[1] and b[3] <= box_ax.y1
+                cost = sum(overlap(b, t) for t in taken) + (0.0 if inside else w * h)
+                if best is None or cost < best[0]:
+                    best = (cost, r, b)
+                if cost == 0:
+                    break
+            if best[0] == 0:
+                break
+        _, r, b = best
+        kw = dict(text_kw)
+        if colour is not None:
+            kw["color"] = colour
+        if r > radii[0]:
+            kw["arrowprops"] = {"arrowstyle": "-", "lw": 0.5, "color": colour or "0.4", "shrinkA": 0, "shrinkB": 2}
+        off = ((b[0] - x) / scale, (b[1] - y) / scale)
+        artists.append(ax.annotate(text, ax.transData.inverted().transform((x, y)), xytext=off,
+                                   textcoords="offset points", fontsize=fontsize, ha="left", va="bottom", **kw))
+        taken.append(b)
+    return artists
 
 
 # --------------------------------------------------------------------------------------
