@@ -21,6 +21,7 @@ from pathlib import Path
 
 from paper_checks import FAIL, PASS, claim, figure, make, skipped
 from rdtheory._io import cache_dir
+from rdtheory.plotting import in_rate_order, log_rate_axis
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments/results/codecs_cifar.json"
@@ -268,6 +269,7 @@ def codecs_figure(quick: bool):
     for name, pts in s["curves"].items():
         if not pts:
             continue
+        pts = in_rate_order(pts)  # stored in lambda order, which is not always the rate order
         r = [p["bpp"] for p in pts]
         a = [100 * p["accuracy"] for p in pts]
         if name.startswith("scalable"):
@@ -279,11 +281,11 @@ def codecs_figure(quick: bool):
     if BASELINES.exists():
         base = json.loads(BASELINES.read_text())
         for codec in ("jpeg", "webp"):
-            rows = [r for r in base["rows"] if r["codec"] == codec]
+            rows = in_rate_order([r for r in base["rows"] if r["codec"] == codec])
             ax[0].plot([r["bpp"] for r in rows], [100 * r["accuracy"] for r in rows], "k-" if codec == "jpeg" else "k--",
                        alpha=0.5, label=f"{codec.upper()} (file size)")
     for a in ax:
-        a.set_xscale("log")
+        log_rate_axis(a)  # 1-2-5 ticks: the default minor labels (3x10^0, 4x10^0) collide
         a.set_xlabel("rate (bits per pixel, real bitstreams)")
         a.grid(alpha=0.3)
         a.legend(fontsize=7)

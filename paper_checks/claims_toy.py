@@ -12,6 +12,7 @@ import numpy as np
 from paper_checks import FAIL, PASS, SKIP, claim, figure, make, within
 from rdtheory import toy
 from rdtheory.info import binary_entropy
+from rdtheory.plotting import plot_fig2, plot_rate_task
 
 REF = "Sec. III-B.1"
 
@@ -212,10 +213,10 @@ def rate_task(quick: bool):
 @figure("toy_fig2.png")
 def fig2(quick: bool):
     r_x, r_y = _one_bit("x", quick), _one_bit("y", quick)
-    return toy.plot_fig2(toy.sample(400, seed=5), r_x.quantizer, r_y.quantizer)
+    return plot_fig2(toy.sample(400, seed=5), r_x.quantizer, r_y.quantizer)
 
 
 @figure("toy_rate_task.png")
 def fig_rate_task(quick: bool):
     curves = None if _engine_missing() else _rd_curves(quick)
-    return toy.plot_rate_task(_bits_curve(quick), curves)
+    return plot_rate_task(_bits_curve(quick), curves)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from paper_checks import FAIL, PASS, claim, figure, make, within
+from rdtheory.plotting import annotate_without_overlap
 
 Z999 = 3.2905  # two-sided 99.9 % normal quantile: tolerances built from it hold for other seeds too
 XU = "Xu et al. 2020 (ICLR), Sec. 2-3"
@@ -315,15 +316,11 @@ def fig_digits(quick: bool):
     ax.errorbar(xa, yb, xerr=[xa - [a.ci_low for a in res.recon], [a.ci_high for a in res.recon] - xa],
                 yerr=[yb - [b.ci_low for b in res.base], [b.ci_high for b in res.base] - yb],
                 fmt="o-", ms=4, capsize=2, color="C0", lw=0.8)
-    for i, (nm, u, v) in enumerate(zip(res.names, xa, yb)):
-        ax.annotate(nm, (u, v), fontsize=6, xytext=(4, 6 if i % 2 else -10), textcoords="offset points")
     picked: dict[int, list[str]] = {}
     for beta in res.betas:
         picked.setdefault(res.choice[beta], []).append(f"{beta:g}")
-    for i, bs in picked.items():
+    for i in picked:
         ax.plot(xa[i], yb[i], "*", ms=14, color="C3", zorder=3)
-        ax.annotate("argmax for beta = " + ", ".join(bs), (xa[i], yb[i]), fontsize=7, color="C3",
-                    xytext=(10, 18), textcoords="offset points", arrowprops={"arrowstyle": "-", "color": "C3"})
     ax.set_xlabel("I_Va(f(X) -> X)  (bits; linear decoder, isotropic Gaussian)")
     ax.set_ylabel("I_Vb(f(X) -> digit)  (bits; logistic)")
     ax.set_title(f"k={res.k}-dim linear representations of digits", fontsize=10)
@@ -346,4 +343,9 @@ def fig_digits(quick: bool):
     h2, l2 = ax3.get_legend_handles_labels()
     ax2.legend(h1 + h2, l1 + l2, fontsize=7, loc="center left")
     fig.tight_layout()
+    # labels last, on the final layout: the argmax labels first (they matter most), then the names
+    labels = [(xa[i], yb[i], "argmax for beta = " + ", ".join(bs), "C3") for i, bs in picked.items()]
+    labels += [(u, v, nm, "0.2") for nm, u, v in zip(res.names, xa, yb)]
+    annotate_without_overlap(ax, [(u, v) for u, v, _, _ in labels], [t for _, _, t, _ in labels], fontsize=6.5,
+                             colors=[c for _, _, _, c in labels])
     return fig

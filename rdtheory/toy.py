@@ -51,7 +51,16 @@ apart and 0.4 wide, so the optimal two cells are the two circles with codewords 
 centres and h decodes them correctly: 0% error. :func:`lloyd_quantizer` *learns* these with
 k-means (Lloyd's algorithm), nothing is hard-coded; :func:`quantized_task_error` measures the
 error on a fresh sample and :func:`rate_task_distortion` goes beyond 1 bit with the R(D)
-engine on a discretised version of the model.
+engine on a discretised version of the model. The figures are drawn by
+:func:`rdtheory.plotting.plot_fig2` and :func:`rdtheory.plotting.plot_rate_task`.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. III-B.1, Fig. 2).
+.. [2] S. P. Lloyd, "Least squares quantization in PCM", IEEE Trans. Inf. Theory 28(2):129-137,
+   1982 (the 1-bit quantisers).
 """
 from __future__ import annotations
 
@@ -68,8 +77,7 @@ __all__ = [
     "SQUARE", "CIRCLE", "CLASS_NAMES", "ToySample", "sample", "g", "h", "task_model",
     "rho_analytic", "rho_sampled", "SampledRho", "LloydQuantizer", "lloyd_quantizer",
     "QuantizedTaskResult", "quantized_task_error", "wilson", "task_error_vs_rate", "ToyGrid", "discretize",
-    "RateTaskCurve", "rate_task_distortion", "rate_for_task_error", "supervised_rate", "plot_fig2",
-    "plot_rate_task",
+    "RateTaskCurve", "rate_task_distortion", "rate_for_task_error", "supervised_rate",
 ]
 
 SQUARE, CIRCLE = 0, 1
@@ -551,98 +559,3 @@ def rate_for_task_error(curve: RateTaskCurve, target: float) -> float:
     """
     ok = np.asarray(curve.task_error) <= target
     return float(np.min(np.asarray(curve.rate)[ok])) if np.any(ok) else float("inf")
-
-
-# --------------------------------------------------------------------------------------
-# figures (data in, matplotlib Figure out; no file I/O)
-# --------------------------------------------------------------------------------------
-_BIN_COLOURS = ("tab:blue", "tab:orange")
-
-
-def plot_fig2(s: ToySample, q_x: LloydQuantizer, q_y: LloydQuantizer, *, max_points: int = 300):
-    """Fig. 2: the classes at X and at Y (marker = class), coloured by 1-bit MSE bin, with codewords.
-
-    ``q_x``/``q_y`` are 1-bit :class:`LloydQuantizer` s learned at X and at Y; at most
-    ``max_points`` points per class are drawn.
-    """
-    import matplotlib.pyplot as plt
-
-    if q_x.codebook.shape[0] != 2 or q_y.codebook.shape[0] != 2:
-        raise ValueError("plot_fig2 draws 1-bit quantisers; pass lloyd_quantizer(..., bits=1) for q_x and q_y")
-    from matplotlib.lines import Line2D
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0))
-    for ax, key, q, title in ((axes[0], "x", q_x, "input X"), (axes[1], "y", q_y, "intermediate layer Y = g(X)")):
-        pts = s.layer(key)
-        bins = q.encode(pts)
-        for c, marker in ((SQUARE, "s"), (CIRCLE, "o")):
-            idx = np.flatnonzero(s.labels == c)[:max_points]
-            ax.scatter(pts[idx, 0], pts[idx, 1], marker=marker, s=14, facecolors="none", linewidths=0.8,
-                       edgecolors=[_BIN_COLOURS[b] for b in bins[idx]])
-        backend = task_model if key == "x" else h
-        handles = [Line2D([], [], ls="", marker="s", mfc="none", mec="0.3", label="squares"),
-                   Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", label="circles")]
-        for b, (cw, lab) in enumerate(zip(q.codebook, backend(q.codebook))):
-            ax.scatter(*cw, marker="*", s=380, color=_BIN_COLOURS[b], edgecolors="k", zorder=5)
-            handles.append(Line2D([], [], ls="", marker="*", ms=14, color=_BIN_COLOURS[b], mec="k",
-                                  label=f"bin {b}: value ({cw[0]:.2f}, {cw[1]:.2f}), task model says "
-                                        f"{CLASS_NAMES[lab]}"))
-        ax.axhline(2.0, color="0.6", lw=0.8, ls="--")
-        ax.set_xlabel("u")
-        ax.set_ylabel("v")
-        if key == "y":
-            ax.set_aspect("equal", adjustable="datalim")
-        rho = rho_analytic(key).rho
-        ax.set_title(f"{title}: ρ = {rho:.3g}")
-        ax.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
-                  frameon=False)
-    fig.suptitle("Fig. 2 reproduced: circles/squares, optimal 1-bit MSE quantisation (Lloyd) at X and at Y")
-    fig.tight_layout()
-    return fig
-
-
-def plot_rate_task(results: Sequence[QuantizedTaskResult], curves: dict[str, RateTaskCurve] | None = None):
-    """Task error vs rate: Lloyd quantisers (left) and R(D)-optimal MSE codes vs the supervised bound (right)."""
-    import matplotlib.pyplot as plt
-
-    ncols = 2 if curves else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(5.5 * ncols, 4.2), squeeze=False)
-    ax = axes[0, 0]
-    for key, colour in (("x", "tab:red"), ("y", "tab:green")):
-        rs = sorted((r for r in results if r.layer == key), key=lambda r: r.bits)
-        if not rs:
-            continue
-        b = np.array([r.bits for r in rs])
-        e = np.array([r.task_error for r in rs])
-        lo = np.clip(e - np.array([r.task_error_ci[0] for r in rs]), 0, None)
-        hi = np.clip(np.array([r.task_error_ci[1] for r in rs]) - e, 0, None)
-        ax.errorbar(b, e, yerr=[lo, hi], marker="o", color=colour, capsize=3,
-                    label=f"MSE quantiser at {key.upper()}")
-    ax.set_xlabel("rate (bits/sample, fixed-rate Lloyd quantiser)")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_ylabel("task error Pr[f(X) ≠ f̂(quantised)]")
-    ax.set_ylim(-0.02, 0.55)
-    ax.set_title("Lloyd (k-means) quantisers, 95% Wilson intervals")
-    ax.legend()
-    if curves:
-        ax = axes[0, 1]
-        styles = {"x": ("tab:red", "MSE-optimal code at X"), "y": ("tab:green", "MSE-optimal code at Y"),
-                  "task": ("k", "supervised bound R_T(D_T) = 1 − h(D_T)")}
-        for key, (colour, label) in styles.items():
-            if key in curves:
-                c = curves[key]
-                ax.plot(c.rate, c.task_error, marker=".", color=colour, label=label,
-                        ls="--" if key == "task" else "-")
-        ax.set_xlabel("rate (bits/sample, R(D) via Blahut–Arimoto)")
-        ax.set_ylabel("task error")
-        ax.set_ylim(-0.02, 0.55)
-        ax.set_title("discretised toy: rate–task-distortion per layer")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    if curves:
-        import textwrap
-
-        note = "Grid: " + next(iter(curves.values())).grid
-        fig.subplots_adjust(bottom=0.24)
-        fig.text(0.5, 0.01, textwrap.fill(note, 150), ha="center", va="bottom", fontsize=7)
-    return fig

@@ -378,7 +378,43 @@ def test_rho_from_moments_errors():
 def test_docstring_examples_run():
     import doctest
 
-    import rdtheory.appropriateness as mod
+    import importlib
 
-    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
-    assert res.attempted >= 8 and res.failed == 0
+    attempted = 0
+    for name in ("", ".records", ".estimator", ".bootstrap", ".streaming"):
+        res = doctest.testmod(importlib.import_module("rdtheory.appropriateness" + name),
+                              optionflags=doctest.ELLIPSIS)
+        assert res.failed == 0, name
+        attempted += res.attempted
+    assert attempted >= 8
+
+
+@pytest.mark.parametrize("distortion", ["mse", "absolute"])
+def test_rho_is_scale_free_at_extreme_magnitudes(distortion):
+    # rho is dimensionless: D^(i) and D^(i,j) both scale by a^2 (MSE) or |a| (l1). At |x| ~ 1e-200
+    # the squared distances underflow and at 1e200 they overflow; the estimator works on a copy
+    # rescaled by a power of two, so it must return the rho of X.
+    rng = np.random.default_rng(3)
+    x = np.r_[rng.normal(0, 1, (200, 4)), rng.normal(1.5, 1, (200, 4))]
+    y = np.repeat([0, 1], 200)
+    ref = task_appropriateness(x, y, distortion=distortion).rho
+    # scaling by a power of two is exact in binary floating point: identical rho, bit for bit
+    for s in (2.0 ** -660, 2.0 ** 660):
+        assert task_appropriateness(x * s, y, distortion=distortion).rho == ref
+    # 1e+-200 is not a power of two: x * s is rounded (<= 1.1e-16 relative per entry); this
+    # well-separated rho has a small condition number (class means and spreads of O(1), no
+    # cancellation), so 1e-13 is ~100 ulp of rho and any under/overflow would miss it by far
+    for s in (1e-200, 1.0, 1e200):
+        assert task_appropriateness(x * s, y, distortion=distortion).rho == pytest.approx(ref, rel=1e-13, abs=0)
+    ci = bootstrap_rho(x * 1e200, y, n_boot=50, distortion=distortion)
+    ci_ref = bootstrap_rho(x, y, n_boot=50, distortion=distortion)
+    np.testing.assert_allclose(ci.replicates, ci_ref.replicates, rtol=1e-12)
+
+
+def test_rho_from_moments_is_scale_free():
+    # the toy's analytic rho_X = 48 / 100.16 with centroids and D^(i) rescaled by a = 1e150
+    # (D by a^2 = 1e300, near the top of float64): ||c_i - c_j||^2 = 4e300 still fits, but
+    # D^(i) D^(j) = 7e601 does not, so the unscaled formula would give 0
+    a = 1e150
+    r = rho_from_moments(np.array([[5., 1.], [5., 3.]]) * a, [100.16 / 12 * a * a] * 2, [.5, .5])
+    assert r.rho == pytest.approx(48 / 100.16, rel=1e-14)  # a few roundings of O(1) numbers

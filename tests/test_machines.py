@@ -138,6 +138,42 @@ def test_merge_rate_drop_is_exact_and_needs_different_posteriors():
         merge_reproductions(q, 1, 1)
 
 
+@pytest.mark.parametrize("call, match", [
+    # p sums to 1.8: the drop would be computed for a measure that is not a distribution
+    (lambda p, q: merge_rate_drop(p * 1.8, q, 1, 2), r"p must sum to 1 .*off by 0.8"),
+    # a negative index would silently count from the end (-1 is column 2 here)
+    (lambda p, q: merge_reproductions(q, -1, 1), r"keep must be a column index of q in 0\.\.2"),
+    (lambda p, q: merge_rate_drop(p, q, 1, -2), r"drop must be a column index of q in 0\.\.2"),
+    (lambda p, q: merge_reproductions(q, 0, 3), r"drop must be a column index of q in 0\.\.2"),
+    (lambda p, q: merge_rate_drop(p, q, 1.0, 2), r"keep must be a column index"),
+    (lambda p, q: merge_rate_drop(p, q, 2, 2), "two different reproductions"),
+    (lambda p, q: merge_reproductions(q * 2, 0, 1), r"q \(each row, a conditional p\(x\^\|x\)\) must sum to 1"),
+    (lambda p, q: merge_rate_drop([0.2, 0.3, 0.5], q, 0, 1), "p has 3 entries but q has 2 rows"),
+])
+def test_merge_refuses_bad_arguments_by_name(call, match):
+    p = np.array([0.3, 0.7])
+    q = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
+    with pytest.raises(ValueError, match=match):
+        call(p, q)
+
+
+def test_theorem_sides_are_named_records():
+    from rdtheory.machines import SideSpec, distortion_grid
+
+    spec = SideSpec("R_Y(D;T)", cut=1, target=-1)
+    assert (spec.label, spec.cut, spec.target, spec.direct) == ("R_Y(D;T)", 1, -1, False)
+    m = I.random_model(seed=0)
+    specs = [spec, spec._replace(label="R_X(D;T)", cut=0)]
+    grid = distortion_grid([m], (0.5,), problems=specs)
+    # D = midpoint of [largest least distortion, largest zero-rate distortion] over the two problems
+    probs = [rate_problem(m, cut=sp.cut, target=sp.target, direct=sp.direct) for sp in specs]
+    lo = max(float(pr.p @ pr.d.min(1)) for pr in probs)
+    hi = max(float((pr.p @ pr.d).min()) for pr in probs)
+    np.testing.assert_allclose(grid, [[lo + 0.5 * (hi - lo)]], rtol=1e-15)
+    with pytest.raises(ValueError, match="problems must hold SideSpec records"):
+        distortion_grid([m], (0.5,), problems=[(1, -1, False)])
+
+
 # ------------------------------------------------------------------- optimal sets
 def test_induced_set_two_methods_agree_on_ambiguous_model():
     m = I.ambiguous_features()

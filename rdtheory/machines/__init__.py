@@ -7,9 +7,18 @@ r"""Coding-for-machines theory on finite task models (Sec. II of the reference p
   Theorem 4's merge
 - :mod:`~rdtheory.machines.theorems` — one checker per theorem/corollary (Theorems 1-4,
   Corollaries 2.1-4.2), returning :class:`TheoremCheck` records
+- :mod:`~rdtheory.machines.checks` — the records: :class:`SideSpec` (which rate a side is),
+  :class:`Side` (its certified value), :class:`TheoremCheck`
+- :mod:`~rdtheory.machines.conditions` — the hypotheses of Theorems 2 and 2.A
 - :mod:`~rdtheory.machines.instances` — seeded random models, structured cases, counterexamples
 
 All rates in bits. See ``docs/machines.md``.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. II).
 """
 from . import instances
 from .model import FiniteTaskModel
@@ -17,7 +26,7 @@ from .optimal_sets import (InducedDistortionSet, MergeCandidate, induced_distort
                            merge_candidates, merge_rate_drop, merge_reproductions)
 from .rates import (RatePoints, RateProblem, certified_rates, mutual_information, rate, rate_curve, rate_problem,
                     rate_x, rate_xy, rate_y, stack_problems)
-from .theorems import (SLACK, Side, TheoremCheck, check_corollary21, check_corollary22, check_corollary23,
+from .theorems import (SLACK, Side, SideSpec, TheoremCheck, check_corollary21, check_corollary22, check_corollary23,
                        check_corollary24, check_corollary31, check_corollary32, check_corollary41, check_corollary42,
                        check_theorem1, check_theorem2, check_theorem2a, check_theorem3, check_theorem4,
                        covering_condition, distortion_grid, image_condition, theorem2a_condition)
@@ -28,7 +37,7 @@ __all__ = [
     "rate_curve", "mutual_information", "stack_problems",
     "InducedDistortionSet", "induced_distortion_set", "induced_set", "MergeCandidate", "merge_reproductions",
     "merge_rate_drop", "merge_candidates",
-    "SLACK", "Side", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",
+    "SLACK", "Side", "SideSpec", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",
     "distortion_grid", "check_theorem1", "check_theorem2", "check_theorem2a", "check_corollary21",
     "check_corollary22", "check_corollary23", "check_corollary24", "check_theorem3", "check_corollary31",
     "check_corollary32", "check_theorem4", "check_corollary41", "check_corollary42",

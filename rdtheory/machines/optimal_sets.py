@@ -41,6 +41,12 @@ distortion and lowers :math:`I(X;\hat X)` by
 :math:`\sum_x [a_x\log\frac{a_x}{r_1} + b_x\log\frac{b_x}{r_2} - (a_x+b_x)\log\frac{a_x+b_x}{r_1+r_2}] \ge 0`
 (:math:`a_x = p(x,\hat x_1)`, :math:`b_x = p(x,\hat x_2)`), strictly positive iff the
 posteriors :math:`p(x|\hat x_1) \ne p(x|\hat x_2)` (log-sum inequality, Eq. 26).
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. II-D, Theorem 4, Eq. 26).
 """
 from __future__ import annotations
 
@@ -50,6 +56,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._validation import as_finite_array, probability_vector
 from .model import FiniteTaskModel, Layer
 from .rates import LN2, certified_rates, mutual_information, rate_problem, solve_padded
 
@@ -269,20 +276,49 @@ class MergeCandidate(NamedTuple):
     rate_drop: float
 
 
-def merge_reproductions(q, keep: int, drop: int) -> np.ndarray:
-    r"""The merged conditional of Theorem 4's proof: column ``drop`` moved onto ``keep``, shape (n, m)."""
-    q = np.array(q, dtype=np.float64)
+def _merge_args(q, keep, drop, p=None):
+    """Validate Theorem 4's merge arguments at the public boundary: ``(p, q, keep, drop)``."""
+    q = as_finite_array(q, "q", ndim=2)
+    q = probability_vector(q, "q (each row, a conditional p(x^|x))", axis=1)
+    m = q.shape[1]
+    for name, v in (("keep", keep), ("drop", drop)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 0 <= v < m:
+            raise ValueError(f"{name} must be a column index of q in 0..{m - 1} (negative indices are refused: "
+                             f"they would silently count from the end); got {v!r}")
     if keep == drop:
-        raise ValueError("keep and drop must be two different reproductions")
+        raise ValueError(f"keep and drop must be two different reproductions; got {keep} for both")
+    if p is not None:
+        p = probability_vector(as_finite_array(p, "p", ndim=1), "p")
+        if p.shape[0] != q.shape[0]:
+            raise ValueError(f"p has {p.shape[0]} entries but q has {q.shape[0]} rows; pass p(x) and p(x^|x) "
+                             f"over the same source alphabet")
+    return p, q, int(keep), int(drop)
+
+
+def merge_reproductions(q, keep: int, drop: int) -> np.ndarray:
+    r"""The merged conditional of Theorem 4's proof: column ``drop`` moved onto ``keep``, shape (n, m).
+
+    ``q`` (n, m) is a conditional :math:`p(\hat x|x)` (rows sum to 1); ``keep`` and ``drop``
+    are distinct column indices in ``0..m-1``. Bad input raises ``ValueError`` naming it.
+    """
+    _, q, keep, drop = _merge_args(q, keep, drop)
     q[:, keep] += q[:, drop]
     q[:, drop] = 0.0
     return q
 
 
 def merge_rate_drop(p, q, keep: int, drop: int) -> float:
-    r"""Exact :math:`I(X;\hat X) - I(X;\tilde X)` in bits for the merge (Eq. 26, log-sum form)."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
+    r"""Exact :math:`I(X;\hat X) - I(X;\tilde X)` in bits for the merge (Eq. 26, log-sum form).
+
+    ``p`` (n,) a probability vector, ``q`` (n, m) a conditional, ``keep``/``drop`` distinct
+    column indices in ``0..m-1``; a ``p`` that does not sum to 1 or a negative index raises
+    ``ValueError`` naming the argument.
+    """
+    p, q, keep, drop = _merge_args(q, keep, drop, p)
+    return _merge_rate_drop(p, q, keep, drop)
+
+
+def _merge_rate_drop(p: np.ndarray, q: np.ndarray, keep: int, drop: int) -> float:
     a, b = p * q[:, keep], p * q[:, drop]
     ra, rb = a.sum(), b.sum()
 
@@ -316,5 +352,5 @@ def merge_candidates(p, q, labels, *, mass_tol: float = 1e-9, posterior_tol: flo
                 if tv > posterior_tol:
                     keep, drop = (a, b) if mass[a] >= mass[b] else (b, a)
                     out.append(MergeCandidate(keep, drop, float(mass[keep]), float(mass[drop]), tv,
-                                              merge_rate_drop(p, q, keep, drop)))
+                                              _merge_rate_drop(p, q, keep, drop)))
     return sorted(out, key=lambda c: -c.rate_drop)

@@ -29,163 +29,33 @@ The hypotheses are those the proofs (Appendix A) use:
   :func:`~rdtheory.machines.instances.image_condition_counterexample`.
 - Theorem 4: the *task-minimising* X-optimal code (footnote 12) has two reproductions of
   positive mass with equal task output and different posteriors.
+
+Each side of a statement is named by a :class:`~rdtheory.machines.checks.SideSpec` record
+(label, cut, target, direct); the records and the hypotheses live in
+:mod:`rdtheory.machines.checks` and :mod:`rdtheory.machines.conditions`.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. II, Theorems 1-4, Corollaries 2.1-4.2, Appendix A).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
 
 import numpy as np
 
+from .checks import SLACK, Side, SideSpec, TheoremCheck
+from .conditions import covering_condition, image_condition, theorem2a_condition
 from .model import FiniteTaskModel, Layer
 from .optimal_sets import induced_set, merge_candidates
 from .rates import certified_rates, rate_problem, stack_problems
 
-__all__ = ["SLACK", "Side", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",
+__all__ = ["SLACK", "Side", "SideSpec", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",
            "check_theorem1", "check_theorem2", "check_theorem2a", "check_corollary21", "check_corollary22",
            "check_corollary23", "check_corollary24", "check_theorem3", "check_corollary31",
            "check_corollary32", "check_theorem4", "check_corollary41", "check_corollary42", "distortion_grid"]
-
-#: Float headroom (bits) added to every certified comparison; see the module docstring.
-SLACK = 1e-9
-
-
-@dataclasses.dataclass(frozen=True)
-class Side:
-    """One side of a statement: certified ``lower <= R <= rate`` (bits) at distortions ``D``, all (B, K)."""
-
-    label: str
-    D: np.ndarray
-    rate: np.ndarray
-    lower: np.ndarray
-
-    @property
-    def gap(self) -> np.ndarray:
-        return self.rate - self.lower
-
-
-@dataclasses.dataclass(frozen=True)
-class TheoremCheck:
-    """Result of a checker (arrays over B models and K distortions).
-
-    name / statement: the paper's label and formula. relation: ``=``, ``<=`` or ``<``.
-    sides: the rates compared, in the order of the statement. condition: (B,) or (B, K) whether
-    the theorem's hypothesis holds for each model/point (``condition_text`` says which). violation and
-    slack: see the module docstring (bits). details: checker-specific extras.
-    """
-
-    name: str
-    statement: str
-    relation: str
-    sides: tuple
-    condition: np.ndarray
-    condition_text: str
-    violation: np.ndarray
-    slack: np.ndarray
-    details: dict = dataclasses.field(default_factory=dict)
-
-    @property
-    def holds(self) -> np.ndarray:
-        """(B, K) whether the relation is certified within tolerance at each point."""
-        if self.relation == "<":
-            return self.violation < -self.slack
-        return self.violation <= self.slack
-
-    @property
-    def mask(self) -> np.ndarray:
-        """(B, K) points where the hypothesis holds (``condition`` is (B,) or (B, K))."""
-        c = np.asarray(self.condition, dtype=bool)
-        return np.broadcast_to(c[:, None] if c.ndim == 1 else c, self.violation.shape)
-
-    @property
-    def verified(self) -> bool:
-        """True when the relation holds at every point where the hypothesis holds."""
-        return bool(np.all(self.holds[self.mask]))
-
-    @property
-    def worst(self) -> float:
-        """Largest ``violation - slack`` over applicable points (bits). For ``=``/``<=`` it must
-        be <= 0; for ``<`` it must be < 0 and ``-worst`` is the smallest certified strict gap."""
-        v = (self.violation - self.slack)[self.mask]
-        return float(v.max()) if v.size else float("nan")
-
-    @property
-    def max_certified_error(self) -> float:
-        """Largest certified error (rate - lower) of any side at an applicable point (bits)."""
-        gaps = [s.gap[self.mask] for s in self.sides]
-        return float(max((g.max() for g in gaps if g.size), default=float("nan")))
-
-    @property
-    def max_difference(self) -> float:
-        """For ``=``: certified upper bound on max |R_i - R_j| over applicable points
-        (``max_ij up_i - lo_j``, bits); NaN for ``<=``/``<`` (see :attr:`worst`)."""
-        if self.relation != "=" or not self.mask.any():
-            return float("nan")
-        return max(float((a.rate - b.lower)[self.mask].max()) for a in self.sides for b in self.sides if a is not b)
-
-    def summary(self) -> dict:
-        """Counts and worst numbers (bits) as a plain dict, for reports."""
-        return {"name": self.name, "statement": self.statement, "instances": int(self.violation.shape[0]),
-                "applicable": int(self.mask.any(1).sum()), "points": int(self.mask.sum()),
-                "verified": self.verified, "worst_violation_minus_slack": self.worst,
-                "max_certified_error": self.max_certified_error, "max_difference_bound": self.max_difference}
-
-
-# ----------------------------------------------------------------------------- conditions
-def _reach(model: FiniteTaskModel, layer: Layer, target: Layer) -> set:
-    k = model.index(layer)
-    return set(model.push(k, target)[model.reproductions[k]].tolist())
-
-
-def image_condition(model: FiniteTaskModel, cut: Layer = 1, target: Layer = -1, reference: Layer = 0) -> bool:
-    r"""Theorem 2's image condition :math:`h(\hat{\mathcal Y}) \subseteq \mathcal I_f(\hat{\mathcal X})`.
-
-    The outputs at ``target`` of the cut layer's reproductions lie among those of the
-    reference layer's reproductions (the input's by default; with the default
-    :math:`\hat{\mathcal X} = \mathcal X` this is :math:`\mathcal I_f(\mathcal X)`).
-    ``cut = target`` (e.g. Cor. 2.4) reads :math:`\hat{\mathcal Y}_2 \subseteq \varphi(\hat{\mathcal X})`.
-    """
-    return _reach(model, cut, target) <= _reach(model, reference, target)
-
-
-def covering_condition(model: FiniteTaskModel, cut: Layer = 1, target: Layer = -1, reference: Layer = 0) -> bool:
-    r"""The inclusion behind [17]'s :math:`R_Y \le R_X`: :math:`f(\hat{\mathcal X}) \subseteq h(\hat{\mathcal Y})`
-    (true whenever :math:`g(\hat{\mathcal X}) \subseteq \hat{\mathcal Y}`, e.g. default alphabets)."""
-    return _reach(model, reference, target) <= _reach(model, cut, target)
-
-
-def theorem2a_condition(model: FiniteTaskModel, cut: Layer = 1, target: Layer = -1, reference: Layer = 0,
-                        *, uniform: bool = True) -> tuple[bool, dict]:
-    r"""Theorem 2.A's substitute condition, with a witness.
-
-    For every output :math:`t = h(\hat y)` of a cut-layer reproduction outside the reference
-    image :math:`\mathcal I`, find :math:`t' \in \mathcal I` with
-    :math:`d_T(z, t') \le d_T(z, t)` for **all** task values z of positive probability
-    (``uniform=True``, the form the proof needs). ``uniform=False`` checks the weaker,
-    per-z reading (a t' for each z separately), which does *not* imply the theorem.
-
-    Returns ``(holds, witness)`` with witness ``{t: t' or None}`` (per-z: ``{t: {z: t'}}``).
-    """
-    t_idx = model.index(target)
-    image = sorted(_reach(model, reference, target))
-    outside = sorted(_reach(model, cut, target) - set(image))
-    d = model.distortions[t_idx]
-    support = np.flatnonzero(model.marginal(t_idx) > 0)
-    witness, ok = {}, True
-    for t in outside:
-        if uniform:
-            good = [s for s in image if np.all(d[support, s] <= d[support, t])]
-            witness[t] = good[0] if good else None
-            ok &= bool(good)
-        else:
-            per = {}
-            for z in support:
-                good = [s for s in image if d[z, s] <= d[z, t]]
-                per[int(z)] = good[0] if good else None
-                ok &= bool(good)
-            witness[t] = per
-    return ok, witness
-
 
 # --------------------------------------------------------------------------------- helpers
 def _models(models) -> list[FiniteTaskModel]:
@@ -198,19 +68,23 @@ def _models(models) -> list[FiniteTaskModel]:
 def distortion_grid(models, fractions=(0.1, 0.3, 0.5, 0.7, 0.9), *, problems=()) -> np.ndarray:
     r"""Distortions ``D = D_lo + frac (D_hi - D_lo)`` per model, shape (B, K).
 
-    ``problems`` are ``(cut, target, direct)`` triples; ``D_lo`` is the largest least
-    achievable distortion and ``D_hi`` the largest zero-rate distortion among them, so every
-    side is finite at every D (a side at ``D >= its D_max`` is exactly 0).
+    ``problems`` are :class:`SideSpec` records (their labels are not used); ``D_lo`` is the
+    largest least achievable distortion and ``D_hi`` the largest zero-rate distortion among
+    them, so every side is finite at every D (a side at ``D >= its D_max`` is exactly 0).
     """
     ms = _models(models)
+    for spec in problems:
+        if not isinstance(spec, SideSpec):
+            raise ValueError(f"problems must hold SideSpec records, e.g. SideSpec('R_Y(D;T)', cut=1, target=-1); "
+                             f"got {spec!r}")
     fr = np.asarray(fractions, dtype=np.float64)
     if fr.ndim != 1 or np.any(fr <= 0) or np.any(fr >= 1):
         raise ValueError(f"fractions must be a 1-D list of numbers in (0, 1); got {fractions!r}")
     out = []
     for m in ms:
         lo, hi = [], []
-        for cut, target, direct in problems:
-            pr = rate_problem(m, cut=cut, target=target, direct=direct)
+        for spec in problems:
+            pr = rate_problem(m, cut=spec.cut, target=spec.target, direct=spec.direct)
             lo.append(float(pr.p @ pr.d.min(1)))
             hi.append(float((pr.p @ pr.d).min()))
         out.append(max(lo) + fr * (max(hi) - max(lo)))
@@ -245,8 +119,8 @@ def _chain_violation(sides) -> np.ndarray:
 
 
 def _equality(name, statement, models, D, side_specs, condition, condition_text, tol, details=None, solver=None):
-    sides = tuple(_side(models, D, cut=c, target=t, direct=dr, label=lab, tol=tol, solver=solver)
-                  for lab, c, t, dr in side_specs)
+    sides = tuple(_side(models, D, cut=sp.cut, target=sp.target, direct=sp.direct, label=sp.label, tol=tol,
+                        solver=solver) for sp in side_specs)
     viol = _chain_violation(sides)
     return TheoremCheck(name, statement, "=", sides, np.asarray(condition, dtype=bool), condition_text, viol,
                         np.full(viol.shape, SLACK), details or {})
@@ -265,9 +139,9 @@ def check_theorem1(models, D=None, *, cut: Layer = 1, target: Layer = -1, fracti
     """
     ms = _models(models)
     y, t = _name(ms[0], cut), _name(ms[0], target)
-    D = _as_grid(ms, D, fractions, [(cut, target, True), (cut, target, False)])
-    return _equality("Theorem 1", f"R_X{y}(D;{t}) = R_{y}(D;{t})", ms, D,
-                     [(f"R_X{y}(D;{t})", cut, target, True), (f"R_{y}(D;{t})", cut, target, False)],
+    specs = [SideSpec(f"R_X{y}(D;{t})", cut, target, direct=True), SideSpec(f"R_{y}(D;{t})", cut, target)]
+    D = _as_grid(ms, D, fractions, specs)
+    return _equality("Theorem 1", f"R_X{y}(D;{t}) = R_{y}(D;{t})", ms, D, specs,
                      np.ones(len(ms), bool), "none (holds for every model)", tol, solver=solver)
 
 
@@ -281,11 +155,11 @@ def check_theorem2(models, D=None, *, cut: Layer = 1, target: Layer = -1, fracti
     """
     ms = _models(models)
     y, t = _name(ms[0], cut), _name(ms[0], target)
-    D = _as_grid(ms, D, fractions, [(0, target, False), (cut, target, False)])
+    specs = [SideSpec(f"R_X(D;{t})", 0, target), SideSpec(f"R_{y}(D;{t})", cut, target)]
+    D = _as_grid(ms, D, fractions, specs)
     img = np.array([image_condition(m, cut, target) for m in ms])
     cov = np.array([covering_condition(m, cut, target) for m in ms])
-    chk = _equality("Theorem 2", f"R_X(D;{t}) = R_{y}(D;{t})", ms, D,
-                    [(f"R_X(D;{t})", 0, target, False), (f"R_{y}(D;{t})", cut, target, False)],
+    chk = _equality("Theorem 2", f"R_X(D;{t}) = R_{y}(D;{t})", ms, D, specs,
                     img & cov, f"h({y}^) within I_f(X^) (and f(X^) within h({y}^))", tol, solver=solver)
     rx, ry = chk.sides
     return dataclasses.replace(chk, details={"image_condition": img, "covering": cov,
@@ -299,12 +173,13 @@ def check_theorem2a(models, D=None, *, cut: Layer = 1, target: Layer = -1, fract
     (:func:`theorem2a_condition`, uniform form) — for models that break the image condition."""
     ms = _models(models)
     y, t = _name(ms[0], cut), _name(ms[0], target)
-    D = _as_grid(ms, D, fractions, [(0, target, False), (cut, target, False)])
+    specs = [SideSpec(f"R_X(D;{t})", 0, target), SideSpec(f"R_{y}(D;{t})", cut, target)]
+    D = _as_grid(ms, D, fractions, specs)
     cond = np.array([theorem2a_condition(m, cut, target)[0] and covering_condition(m, cut, target) for m in ms])
     img = np.array([image_condition(m, cut, target) for m in ms])
-    chk = _equality("Theorem 2.A", f"R_X(D;{t}) = R_{y}(D;{t})", ms, D,
-                    [(f"R_X(D;{t})", 0, target, False), (f"R_{y}(D;{t})", cut, target, False)],
-                    cond, "every out-of-image output has one in-image substitute no worse for every y", tol, solver=solver)
+    chk = _equality("Theorem 2.A", f"R_X(D;{t}) = R_{y}(D;{t})", ms, D, specs,
+                    cond, "every out-of-image output has one in-image substitute no worse for every y", tol,
+                    solver=solver)
     rx, ry = chk.sides
     return dataclasses.replace(chk, details={"image_condition": img, "strict_gap": rx.lower - ry.rate})
 
@@ -315,11 +190,12 @@ def check_corollary21(models, D=None, *, cuts=(1, 2), target: Layer = -1, fracti
     ms = _models(models)
     c1, c2 = cuts
     y1, y2, t = _name(ms[0], c1), _name(ms[0], c2), _name(ms[0], target)
-    D = _as_grid(ms, D, fractions, [(0, target, False), (c1, target, False), (c2, target, False)])
+    specs = [SideSpec(f"R_{y2}(D;{t})", c2, target), SideSpec(f"R_{y1}(D;{t})", c1, target),
+             SideSpec(f"R_X(D;{t})", 0, target)]
+    D = _as_grid(ms, D, fractions, specs)
     cond = np.array([all(image_condition(m, c, target) and covering_condition(m, c, target) for c in cuts) for m in ms])
-    return _equality("Corollary 2.1", f"R_{y2}(D;{t}) = R_{y1}(D;{t}) = R_X(D;{t})", ms, D,
-                     [(f"R_{y2}(D;{t})", c2, target, False), (f"R_{y1}(D;{t})", c1, target, False),
-                      (f"R_X(D;{t})", 0, target, False)], cond, f"image condition at {y1} and at {y2}", tol, solver=solver)
+    return _equality("Corollary 2.1", f"R_{y2}(D;{t}) = R_{y1}(D;{t}) = R_X(D;{t})", ms, D, specs,
+                     cond, f"image condition at {y1} and at {y2}", tol, solver=solver)
 
 
 def check_corollary22(models, D=None, *, cuts=(1, 2), target: Layer = -1, fractions=(0.1, 0.3, 0.5, 0.7, 0.9),
@@ -328,11 +204,11 @@ def check_corollary22(models, D=None, *, cuts=(1, 2), target: Layer = -1, fracti
     ms = _models(models)
     c1, c2 = cuts
     y1, y2, t = _name(ms[0], c1), _name(ms[0], c2), _name(ms[0], target)
-    D = _as_grid(ms, D, fractions, [(c1, target, False), (c2, target, False)])
+    specs = [SideSpec(f"R_{y2}(D;{t})", c2, target), SideSpec(f"R_X{y2}(D;{t})", c2, target, direct=True),
+             SideSpec(f"R_X{y1}(D;{t})", c1, target, direct=True), SideSpec(f"R_{y1}(D;{t})", c1, target)]
+    D = _as_grid(ms, D, fractions, [sp for sp in specs if not sp.direct])
     cond = np.array([all(image_condition(m, c, target) and covering_condition(m, c, target) for c in cuts) for m in ms])
-    return _equality("Corollary 2.2", f"R_{y2} = R_X{y2} = R_X{y1} = R_{y1} (D;{t})", ms, D,
-                     [(f"R_{y2}(D;{t})", c2, target, False), (f"R_X{y2}(D;{t})", c2, target, True),
-                      (f"R_X{y1}(D;{t})", c1, target, True), (f"R_{y1}(D;{t})", c1, target, False)],
+    return _equality("Corollary 2.2", f"R_{y2} = R_X{y2} = R_X{y1} = R_{y1} (D;{t})", ms, D, specs,
                      cond, f"image condition at {y1} and at {y2}", tol, solver=solver)
 
 
@@ -364,13 +240,14 @@ def check_corollary24(models, D=None, *, cut: Layer = 1, target: Layer = 2, frac
         return np.array([(image_condition(m, target, target, ref) or theorem2a_condition(m, target, target, ref)[0])
                          and covering_condition(m, target, target, ref) for m in ms])
 
-    D = _as_grid(ms, D, fractions, [(0, target, False), (cut, target, False), (target, target, False)])
-    a = _equality("Corollary 2.4a", f"R_X{y2}(D;{y2}) = R_{y2}(D;{y2}) = R_X(D;{y2})", ms, D,
-                  [(f"R_X{y2}(D;{y2})", target, target, True), (f"R_{y2}(D;{y2})", target, target, False),
-                   (f"R_X(D;{y2})", 0, target, False)], cond(0), f"Thm 2/2.A condition for target {y2}, input X", tol, solver=solver)
-    b = _equality("Corollary 2.4b", f"R_X{y1}(D;{y2}) = R_{y1}(D;{y2}) = R_{y2}(D;{y2})", ms, D,
-                  [(f"R_X{y1}(D;{y2})", cut, target, True), (f"R_{y1}(D;{y2})", cut, target, False),
-                   (f"R_{y2}(D;{y2})", target, target, False)], cond(cut),
+    specs_a = [SideSpec(f"R_X{y2}(D;{y2})", target, target, direct=True), SideSpec(f"R_{y2}(D;{y2})", target, target),
+               SideSpec(f"R_X(D;{y2})", 0, target)]
+    specs_b = [SideSpec(f"R_X{y1}(D;{y2})", cut, target, direct=True), SideSpec(f"R_{y1}(D;{y2})", cut, target),
+               SideSpec(f"R_{y2}(D;{y2})", target, target)]
+    D = _as_grid(ms, D, fractions, [specs_a[2], specs_b[1], specs_a[1]])
+    a = _equality("Corollary 2.4a", f"R_X{y2}(D;{y2}) = R_{y2}(D;{y2}) = R_X(D;{y2})", ms, D, specs_a, cond(0),
+                  f"Thm 2/2.A condition for target {y2}, input X", tol, solver=solver)
+    b = _equality("Corollary 2.4b", f"R_X{y1}(D;{y2}) = R_{y1}(D;{y2}) = R_{y2}(D;{y2})", ms, D, specs_b, cond(cut),
                   f"Thm 2/2.A condition for target {y2}, input {y1}", tol, solver=solver)
     return a, b
 
@@ -381,7 +258,7 @@ def _supervised(name, statement, models, D, *, cut, target, strict, fractions, t
     over C-optimal codes; LHS = R_C(D*;target). Strict checks certify with the convex outer
     bound on D*; the condition is Theorem 4's merge on the task-minimising witness."""
     ms = _models(models)
-    D = _as_grid(ms, D, fractions, [(cut, cut, False)])
+    D = _as_grid(ms, D, fractions, [SideSpec("", cut, cut)])
     B, K = D.shape
     opt = [rate_problem(m, cut=cut, target=cut) for m in ms]
     ind = [rate_problem(m, cut=cut, target=target) for m in ms]
@@ -469,7 +346,7 @@ def check_corollary31(models, D=None, *, cut: Layer = 1, target: Layer = -1, fra
     cond = np.array([(image_condition(m, cut, cut) or theorem2a_condition(m, cut, cut)[0])
                      and covering_condition(m, cut, cut) for m in ms])
     eq = _equality("Corollary 3.1 (equality part)", f"R_X(D_{y};{y}) = R_{y}(D_{y};{y})", ms, chk.sides[1].D,
-                   [(f"R_X(D;{y})", 0, cut, False), (f"R_{y}(D;{y})", cut, cut, False)], cond,
+                   [SideSpec(f"R_X(D;{y})", 0, cut), SideSpec(f"R_{y}(D;{y})", cut, cut)], cond,
                    f"{y}^ within g(X^) (Theorem 2 with target {y})", tol)
     return dataclasses.replace(chk, details={**chk.details, "x_equals_y": eq})
 

@@ -27,9 +27,22 @@ Fits (``method``):
 
 - ``"cubic"`` — one least-squares cubic polynomial per curve (Bjøntegaard's original;
   ``np.polyfit(x, y, 3)``), integrated in closed form. Needs ≥ 4 points with distinct x.
+  The fit is made in centred and scaled coordinates :math:`t = (x - \bar x)/s_x`,
+  :math:`y - \bar y` (the same polynomial space, so the same least-squares cubic): a
+  metric given as, say, :math:`10^9 + m` would otherwise put :math:`x^3 \approx 10^{27}`
+  in the Vandermonde matrix and lose every digit of the fit. Both methods integrate
+  :math:`y - \bar y` and add the difference of the means apart, so two integrals of size
+  :math:`10^9` do not cancel.
 - ``"pchip"`` — monotone piecewise-cubic Hermite interpolation (Fritsch–Carlson,
   ``scipy.interpolate.PchipInterpolator``), integrated exactly piece by piece. Needs ≥ 2
   points with distinct x. It never overshoots between points, which the global cubic can.
+
+Monotone curves only: both fits treat each curve as a function in both directions (rate
+of metric for BD-rate, metric of rate for BD-metric), which holds only when the metric rises
+strictly with the rate. A curve that dips (a measured codec whose accuracy falls at one
+quality) is refused with a ``ValueError`` naming the curve, rather than fitted to a
+meaningless inverse; pass its non-dominated points, :func:`pareto_front`, and report the
+dropped ones (``experiments/codecs_*.py`` do so).
 
 These match ``bjontegaard.bd_rate`` / ``bd_psnr`` (PyPI package ``bjontegaard``) with
 ``method="cubic"`` / ``"pchip"`` to floating-point rounding (see ``tests/test_metrics.py``);
@@ -41,8 +54,18 @@ the rows as markdown.
 
 Example
 -------
->>> bd_rate([1, 2, 4, 8], [70, 75, 80, 85], [0.5, 1, 2, 4], [70, 75, 80, 85])
+>>> round(bd_rate([1, 2, 4, 8], [70, 75, 80, 85], [0.5, 1, 2, 4], [70, 75, 80, 85]), 9)
 -50.0
+
+References
+----------
+.. [1] G. Bjontegaard, "Calculation of average PSNR differences between RD-curves",
+   ITU-T VCEG-M33, 2001.
+.. [2] F. N. Fritsch and R. E. Carlson, "Monotone piecewise cubic interpolation",
+   SIAM J. Numer. Anal. 17(2):238-246, 1980 (the ``"pchip"`` fit).
+.. [3] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (BD-rate and BD-accuracy in Sec. IV).
 """
 from __future__ import annotations
 
@@ -104,12 +127,36 @@ def _mean_difference(x_a, y_a, x_b, y_b, method: str, x_name: str) -> float:
             raise ValueError(
                 f"curve {curve!r} has repeated {x_name} values ({xs.size - n_distinct} duplicate(s)); "
                 f"the fit needs distinct {x_name} values. Average or drop duplicate operating points")
+        if np.any(np.diff(ys) <= 0):
+            k = int(np.flatnonzero(np.diff(ys) <= 0)[0])
+            raise ValueError(
+                f"curve {curve!r} (rate_{curve}, metric_{curve}) is not monotone: the metric does not rise "
+                f"strictly with the rate between its {k + 1}-th and {k + 2}-th points in {x_name} order, so "
+                f"the BD fit has no single-valued inverse. Keep its non-dominated points, "
+                f"rdtheory.metrics.pareto_front(rate_{curve}, metric_{curve}), and report the dropped ones")
+        # integrate y - mean(y) and add the means' difference apart: with metrics of 1e9 + m,
+        # two integrals of ~1e9 (hi - lo) would cancel to a few digits
+        cy = float(ys.mean())
         if method == "cubic":
-            poly = np.polyint(np.polyfit(xs, ys, 3))
-            integrals.append(np.polyval(poly, hi) - np.polyval(poly, lo))
+            integrals.append((cy, _cubic_integral(xs, ys - cy, lo, hi)))
         else:
-            integrals.append(PchipInterpolator(xs, ys).integrate(lo, hi))
-    return float((integrals[1] - integrals[0]) / (hi - lo))
+            integrals.append((cy, float(PchipInterpolator(xs, ys - cy).integrate(lo, hi))))
+    (cy_a, i_a), (cy_b, i_b) = integrals
+    return float((cy_b - cy_a) + (i_b - i_a) / (hi - lo))
+
+
+def _cubic_integral(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    r""":math:`\int_{lo}^{hi} p(x)\,dx` for the least-squares cubic :math:`p` through ``(x, y)``.
+
+    Fitted as :math:`p(x) = q((x - \bar x)/s)` with :math:`s` the spread of x: cubics in t
+    are cubics in x, so :math:`p` is the same least-squares cubic, but the Vandermonde
+    matrix holds numbers of order 1 whatever the offset and unit of x (``np.polyfit`` on raw
+    x of order 1e9 loses every digit). The integral is :math:`s \int_{t(lo)}^{t(hi)} q(t)\,dt`.
+    The caller centres y.
+    """
+    cx, sx = float(x.mean()), float(x.std())
+    q = np.polyint(np.polyfit((x - cx) / sx, y, 3))
+    return sx * float(np.polyval(q, (hi - cx) / sx) - np.polyval(q, (lo - cx) / sx))
 
 
 def bd_rate(rate_a, metric_a, rate_b, metric_b, method: str = "cubic") -> float:
@@ -128,7 +175,8 @@ def bd_rate(rate_a, metric_a, rate_b, metric_b, method: str = "cubic") -> float:
 
     Raises:
         ValueError: unknown method; too few points; length mismatch; rate ≤ 0; NaN/inf;
-            repeated metric values within a curve; non-overlapping metric ranges.
+            repeated metric values within a curve; a curve whose metric does not rise
+            strictly with its rate (use :func:`pareto_front`); non-overlapping metric ranges.
 
     >>> round(bd_rate([1, 2, 4, 8], [1, 2, 3, 4], [2, 4, 8, 16], [1, 2, 3, 4]), 9)
     100.0

@@ -18,7 +18,14 @@ Entry points
 - :mod:`rdtheory.vinfo.examples` - known-answer generators, the cipher/XOR example, the
   finite-sample bias study and the digits base-layer trade-off.
 
-See ``docs/vinfo.md`` for the maths, the API and measured numbers.
+See ``docs/vinfo.md`` for the maths, the API and measured numbers. Modules: ``estimators``
+(the estimates and intervals), ``_checks`` (input validation), ``families`` (the protocol and
+the classifier families), ``gaussian`` (Gaussian families for continuous targets).
+
+References
+----------
+.. [1] Y. Xu, S. Zhao, J. Song, R. Stewart and S. Ermon, "A Theory of Usable Information
+   under Computational Constraints", ICLR 2020.
 """
 from .estimators import (Difference, VInformation, conditional_v_information, paired_difference,
                          pointwise_v_information, v_information)
