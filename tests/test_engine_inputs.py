@@ -71,11 +71,13 @@ def test_rd_curve_is_scale_covariant(scale):
 def test_batch_with_a_different_scale_per_member():
     scales = np.array([1e-300, 1e-150, 1.0, 1e150])
     D = hamming(2)[None] * scales[:, None, None]
-    res = blahut_arimoto(P03, D, 2.0 / scales)   # the same problem four times
+    # the same problem four times, at a slope where D ~ 1e-11 (so ~1e-311 at scale 1e-300,
+    # below float64's normal range without the solver's normalisation)
+    res = blahut_arimoto(P03, D, 25.0 / scales)
     assert np.all(res.converged)
     exact = cf.binary_hamming(res.distortion / scales, 0.3)
     assert np.all(res.lower - FP <= exact) and np.all(exact <= res.rate + FP)
-    np.testing.assert_array_equal(res.beta, 2.0 / scales)   # the power-of-two scaling is undone exactly
+    np.testing.assert_array_equal(res.beta, 25.0 / scales)   # the power-of-two scaling is undone exactly
 
 
 @pytest.mark.parametrize("scale", [
