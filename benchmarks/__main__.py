@@ -221,12 +221,10 @@ def curve_bench(n: int, num: int):
     import jax
 
     from rdtheory.discrete import blahut_arimoto, default_betas, examples, rd_curve
-    import importlib
-
-    ba = importlib.import_module("rdtheory.discrete.blahut_arimoto")
+    from rdtheory.discrete import solver
     ex = examples.dirichlet_squared(n, seed=0)
     jax.clear_caches()
-    ba._compiled.cache_clear()
+    solver._compiled.cache_clear()
     load = os.getloadavg()
     t = time.perf_counter()
     c = rd_curve(ex.p, ex.d, num=num, tol=1e-7)

@@ -1,9 +1,9 @@
-"""The constrained Newton method's inner solver and steps (rdtheory.discrete.blahut_arimoto).
+"""The constrained Newton method's inner solver and steps (rdtheory.discrete.newton).
 
 simplex_nnls is checked against the KKT conditions of its quadratic program, which identify
 the minimiser exactly; a CNM step against the certificate it must improve.
 """
-import importlib
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -12,9 +12,10 @@ import pytest
 
 from rdtheory.discrete import examples
 
-ba = importlib.import_module("rdtheory.discrete.blahut_arimoto")
+from rdtheory.discrete import ba_map, certificate as cert, newton
+from rdtheory.discrete.config import SolverConfig
 
-#: KKT residual allowed: the starting inverse is ridge-regularised by CNM_RIDGE = 1e-10 of the
+#: KKT residual allowed: the starting inverse is ridge-regularised by SolverConfig.cnm_ridge = 1e-10 of the
 #: diagonal, which moves the stationarity by ~1e-10 |Q| |w| (~1e-9 for these k = 40 problems)
 KKT_TOL = 1e-8
 
@@ -41,7 +42,7 @@ def test_simplex_nnls_meets_kkt_from_any_feasible_start(seed):
     w0 = np.where(P0, rng.random(k), 0.0)
     w0 /= w0.sum()
     with jax.enable_x64(True):
-        w, solved = ba.simplex_nnls(jnp.asarray(Q), jnp.asarray(b), jnp.ones(k, bool), jnp.asarray(P0),
+        w, solved = newton.simplex_nnls(jnp.asarray(Q), jnp.asarray(b), jnp.ones(k, bool), jnp.asarray(P0),
                                     jnp.asarray(w0), 4 * k)
     w = np.asarray(w)
     assert bool(solved)
@@ -62,7 +63,7 @@ def test_simplex_nnls_keeps_duplicate_columns_out_and_respects_valid():
     P0[0] = True
     w0 = np.where(P0, 1.0, 0.0)
     with jax.enable_x64(True):
-        w, _ = ba.simplex_nnls(jnp.asarray(Q), jnp.asarray(b), jnp.asarray(valid), jnp.asarray(P0),
+        w, _ = newton.simplex_nnls(jnp.asarray(Q), jnp.asarray(b), jnp.asarray(valid), jnp.asarray(P0),
                                jnp.asarray(w0), 100)
     w = np.asarray(w)
     assert np.all(np.isfinite(w)) and w.min() >= 0 and abs(w.sum() - 1) <= 1e-12
@@ -72,7 +73,7 @@ def test_simplex_nnls_keeps_duplicate_columns_out_and_respects_valid():
     keep = [i for i in range(10) if i != 5]
     sub = np.zeros(13)
     with jax.enable_x64(True):
-        ws, _ = ba.simplex_nnls(jnp.asarray(Q[np.ix_(keep, keep)]), jnp.asarray(b[keep]), jnp.ones(9, bool),
+        ws, _ = newton.simplex_nnls(jnp.asarray(Q[np.ix_(keep, keep)]), jnp.asarray(b[keep]), jnp.ones(9, bool),
                                 jnp.ones(9, bool), jnp.full(9, 1 / 9), 100)
     sub[keep] = np.asarray(ws)
     model = lambda v: 0.5 * v @ Q @ v - b @ v
@@ -85,19 +86,19 @@ def test_cnm_step_raises_phi_and_shrinks_the_gap():
     ex = examples.dirichlet_squared(256, seed=1)
     with jax.enable_x64(True):
         p, d = jnp.asarray(ex.p), jnp.asarray(ex.d)
-        K = ba.kernel(d, 50.0)
+        K = cert.kernel(d, 50.0)
         alive = jnp.ones(256, bool)
-        theta = ba._normalise(jnp.zeros(256), alive)
-        r = ba._mass(theta, alive)
-        _, c, _ = ba._grad(r, K, p)
-        s = ba._State(theta, alive, jnp.asarray(0), jnp.asarray(0), ba._gap(r, c, alive))
-        cfg = ba.SolverConfig(newton_size=128)
-        s = ba._squarem_round(s, K, p, ba.dataclasses.replace(cfg, round_len=60))
-        phi0 = float(ba._grad(ba._mass(s.theta, alive), K, p)[2])
+        theta = cert._normalise(jnp.zeros(256), alive)
+        r = cert._mass(theta, alive)
+        _, c, _ = cert._grad(r, K, p)
+        s = cert._State(theta, alive, jnp.asarray(0), jnp.asarray(0), cert._gap(r, c, alive))
+        cfg = SolverConfig(newton_size=128)
+        s = ba_map._squarem_round(s, K, p, dataclasses.replace(cfg, round_len=60))
+        phi0 = float(cert._grad(cert._mass(s.theta, alive), K, p)[2])
         steps = [s]
         for _ in range(6):
-            steps.append(ba._cnm_round(steps[-1], K, p, cfg))
-        phis = [float(ba._grad(ba._mass(t.theta, alive), K, p)[2]) for t in steps]
+            steps.append(newton.cnm_round(steps[-1], K, p, cfg))
+        phis = [float(cert._grad(cert._mass(t.theta, alive), K, p)[2]) for t in steps]
         gaps = [float(t.gap) for t in steps]
     assert all(b >= a - 1e-15 for a, b in zip(phis, phis[1:])), phis   # ascent up to rounding
     assert phis[-1] > phi0

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from rdtheory.discrete import absolute_error, blahut_arimoto, rd_curve, squared_error
-from rdtheory.discrete.blahut_arimoto import (SolverConfig, cholesky_inverse, solve_warm, warm_config,
-                                              WARM_TAIL, WARM_WARMUP, WARM_WARMUP_FULL)
+from rdtheory.discrete.config import SolverConfig, warm_config
+from rdtheory.discrete.newton import cholesky_inverse
+from rdtheory.discrete.solver import solve_warm
 from rdtheory.discrete.curves import _next_size_index, _sequential, _support_size
 
 FP = 1e-12
@@ -78,6 +79,7 @@ def test_warm_start_from_a_neighbour():
 
 
 def test_warm_config_budgets():
+    WARM_TAIL, WARM_WARMUP, WARM_WARMUP_FULL = SolverConfig.warm_tail, SolverConfig.warm_warmup, SolverConfig.warm_warmup_full
     small, full = warm_config(128, 1024, 1e-7), warm_config(1024, 1024, 1e-7, final=True, max_iter=5000)
     assert small.warmup == WARM_WARMUP and not small.squarem_tail and full.squarem_tail
     assert full.warmup == WARM_WARMUP_FULL and full.max_rounds < SolverConfig.max_rounds

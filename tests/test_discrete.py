@@ -12,7 +12,7 @@ import pytest
 from rdtheory.discrete import (blahut_arimoto, closed_form as cf, distortion_at_rate, distortion_range, hamming,
                                rate_at_distortion, rd_curve, squared_error, task_induced, uniform_grid,
                                absolute_error)
-from rdtheory.discrete.blahut_arimoto import eliminate, kernel
+from rdtheory.discrete.certificate import eliminate, kernel
 
 FP = 1e-12  # float64 rounding of the certificate arithmetic (terms are O(1) bits)
 

@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-MODULES = ["rdtheory.info", "rdtheory.discrete.distortions", "rdtheory.discrete.blahut_arimoto",
+MODULES = ["rdtheory.info", "rdtheory.discrete.distortions", "rdtheory.discrete.solver",
            "rdtheory.discrete.curves"]
 
 

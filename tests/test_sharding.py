@@ -20,6 +20,7 @@ SCRIPT = textwrap.dedent("""
     one = blahut_arimoto(P, D, betas)
     four = blahut_arimoto(P, D, betas, devices="all")
     shared = blahut_arimoto(P[0], D[0], betas, devices=jax.devices())   # d replicated
+    named = blahut_arimoto(P, D, betas, devices="cpu")                  # a platform name: all 4
     print(json.dumps({
         "rate_diff": float(np.max(np.abs(one.rate - four.rate))),
         "lower_diff": float(np.max(np.abs(one.lower - four.lower))),
@@ -28,6 +29,7 @@ SCRIPT = textwrap.dedent("""
         "shape": list(four.q.shape),
         "shared_shape": list(shared.q.shape),
         "converged": bool(np.all(four.converged)),
+        "named_equal": bool(np.array_equal(named.rate, four.rate) and np.array_equal(named.lower, four.lower)),
     }))
 """)
 
@@ -40,4 +42,5 @@ def test_four_forced_host_devices_match_single_device():
     # same per-instance computation on each device: equal up to float64 reduction order
     assert res["rate_diff"] <= 1e-12 and res["lower_diff"] <= 1e-12 and res["q_diff"] <= 1e-12
     assert res["iters_equal"] and res["converged"]
+    assert res["named_equal"]   # devices="cpu" is the same 4-device mesh as devices="all"
     assert res["shape"] == [7, 12, 9] and res["shared_shape"] == [7, 12, 9]

@@ -8,9 +8,17 @@ One entry point per capability:
 - :mod:`~rdtheory.discrete.closed_form` — analytic R(D) for tests and docs
 
 Every result carries ``lower <= R <= rate`` in bits (see :class:`BAResult`).
+
+The solver's modules, by concern: :mod:`~rdtheory.discrete.ba_map` (the BA map of Eq. 2,
+plain and SQUAREM rounds), :mod:`~rdtheory.discrete.certificate` (kernel, Blahut's dual
+lower bound, elimination, :func:`~rdtheory.discrete.certificate.evaluate`),
+:mod:`~rdtheory.discrete.newton` (CNM and barrier Newton rounds),
+:mod:`~rdtheory.discrete.config` (:class:`SolverConfig`: every tuning constant) and
+:mod:`~rdtheory.discrete.solver` (the entry point: staging, batching, sharding).
 """
 from . import closed_form
-from .blahut_arimoto import BAResult, SolverConfig, blahut_arimoto
+from .config import SolverConfig
+from .solver import BAResult, blahut_arimoto
 from .curves import RDCurve, RDPoint, default_betas, distortion_at_rate, distortion_range, rate_at_distortion, rd_curve
 from .distortions import absolute_error, from_matrix, hamming, squared_error, task_induced, uniform_grid
 

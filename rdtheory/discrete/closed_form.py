@@ -13,10 +13,33 @@ __all__ = ["binary_hamming", "mary_hamming", "gaussian_squared", "discretised_ga
 
 
 def _d(D):
-    D = np.asarray(D, dtype=np.float64)
+    """``D`` as a float64 array; ValueError unless every entry is finite and >= 0."""
+    try:
+        D = np.asarray(D, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"D must be a number or an array of numbers; got {type(D).__name__}") from None
     if np.any(~np.isfinite(D)) or np.any(D < 0):
-        raise ValueError("D must be finite and >= 0")
+        bad = D[~(np.isfinite(D) & (D >= 0))].ravel()[:3].tolist()
+        raise ValueError(f"D must be finite and >= 0 (a distortion); got {bad}")
     return D
+
+
+def _count(m, name: str, least: int) -> int:
+    """An alphabet size: an integer >= ``least`` (ValueError otherwise, naming ``name``)."""
+    if isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer)) or m < least:
+        raise ValueError(f"{name} must be an integer >= {least} (an alphabet size); got {m!r}")
+    return int(m)
+
+
+def _positive(x, name: str, what: str) -> float:
+    """A finite number > 0 (ValueError otherwise, naming ``name``)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number > 0 ({what}); got {x!r}") from None
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0 ({what}); got {x!r}")
+    return v
 
 
 def binary_hamming(D, p: float = 0.5):
@@ -24,7 +47,7 @@ def binary_hamming(D, p: float = 0.5):
     :math:`0 \le D < \min(p, 1-p)`, else 0 (Cover & Thomas, Thm. 10.3.1)."""
     D = _d(D)
     if not 0 <= p <= 1:
-        raise ValueError("p must be in [0, 1]")
+        raise ValueError(f"p must be a probability in [0, 1] (the Bernoulli parameter); got {p!r}")
     dmax = min(p, 1 - p)
     out = np.where(D < dmax, binary_entropy(p) - binary_entropy(np.minimum(D, dmax)), 0.0)
     return float(out) if out.ndim == 0 else out
@@ -34,8 +57,7 @@ def mary_hamming(D, m: int):
     r"""Uniform source on m symbols, Hamming distortion:
     :math:`R(D) = \log_2 m - h(D) - D\log_2(m-1)` for :math:`0 \le D \le 1 - 1/m`, else 0."""
     D = _d(D)
-    if m < 2:
-        raise ValueError("m must be >= 2")
+    m = _count(m, "m", 2)
     Dc = np.minimum(D, 1 - 1 / m)
     out = np.log2(m) - binary_entropy(Dc) - Dc * np.log2(m - 1)
     out = np.where(D < 1 - 1 / m, np.maximum(out, 0.0), 0.0)
@@ -45,6 +67,7 @@ def mary_hamming(D, m: int):
 def gaussian_squared(D, variance: float = 1.0):
     r"""Gaussian N(0, σ²) with squared error: :math:`R(D) = \max(0, \tfrac12\log_2(σ^2/D))`."""
     D = _d(D)
+    variance = _positive(variance, "variance", "the source variance sigma^2")
     with np.errstate(divide="ignore"):
         out = np.maximum(0.0, 0.5 * np.log2(variance / D))
     return float(out) if out.ndim == 0 else out
@@ -58,13 +81,16 @@ def erasure(D, m: int):
     replaced by a finite penalty L; the finite-L R(D) is below the closed form and above
     it minus :math:`\log_2(1 + (m-1)e^{-\beta L})`-order terms, negligible for βL > 40)."""
     D = _d(D)
+    m = _count(m, "m", 1)
     out = np.clip(1 - D, 0, 1) * np.log2(m)
     return float(out) if out.ndim == 0 else out
 
 
 def erasure_matrix(m: int, penalty: float = 1e3) -> np.ndarray:
     """(m, m+1) erasure distortion: 0 on the diagonal, 1 in the erasure column, ``penalty`` elsewhere."""
-    d = np.full((m, m + 1), float(penalty))
+    m = _count(m, "m", 1)
+    penalty = _positive(penalty, "penalty", "the finite stand-in for an infinite distortion, e.g. 1e3")
+    d = np.full((m, m + 1), penalty)
     d[np.arange(m), np.arange(m)] = 0.0
     d[:, m] = 1.0
     return d
@@ -79,6 +105,9 @@ def discretised_gaussian(n: int, variance: float = 1.0, width: float = 8.0):
     """
     from scipy.stats import norm
 
+    n = _count(n, "n", 1)
+    variance = _positive(variance, "variance", "the source variance sigma^2")
+    width = _positive(width, "width", "half-width of the grid in standard deviations")
     s = np.sqrt(variance)
     edges = np.linspace(-width * s, width * s, n + 1)
     p = np.diff(norm.cdf(edges / s))
@@ -106,6 +135,7 @@ def gaussian_grid_bracket(D, values, p, variance: float = 1.0):
     from ..info import entropy
 
     D = _d(D)
+    variance = _positive(variance, "variance", "the source variance sigma^2")
     values = np.asarray(values, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     h = float(np.min(np.diff(np.sort(values))))

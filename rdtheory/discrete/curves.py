@@ -23,7 +23,10 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import as_finite_array, distortion_matrix, probability_vector
-from .blahut_arimoto import AUTO_NEWTON_SIZES, LN2, _check_config as _check_solver_args, blahut_arimoto, solve_warm, warm_config
+from .config import LN2, SolverConfig, _check_config as _check_solver_args, warm_config
+from .solver import blahut_arimoto, solve_warm
+
+AUTO_NEWTON_SIZES = SolverConfig.auto_newton_sizes
 
 __all__ = ["RDCurve", "RDPoint", "rd_curve", "rate_at_distortion", "distortion_at_rate",
            "default_betas", "distortion_range"]
@@ -87,9 +90,10 @@ class RDPoint(NamedTuple):
 def distortion_range(p, d) -> tuple[float, float]:
     r""":math:`(D_{\min}, D_{\max})`: :math:`D_{\min} = \sum_x p(x)\min_{\hat x} d(x,\hat x)` is the
     least achievable distortion and :math:`D_{\max} = \min_{\hat x}\sum_x p(x)d(x,\hat x)` the
-    least distortion at rate 0 (R(D) = 0 for D >= D_max)."""
-    p = np.asarray(p, dtype=np.float64)
-    d = np.asarray(d, dtype=np.float64)
+    least distortion at rate 0 (R(D) = 0 for D >= D_max). ValueError on NaN/inf in ``p`` or
+    ``d``, negative ``d`` or mismatched shapes."""
+    p = as_finite_array(p, "p", ndim=1)  # not renormalised: callers see p bit for bit
+    d = distortion_matrix(d, "d", n=p.shape[0])
     return float(p @ d.min(1)), float((p @ d).min())
 
 
@@ -98,16 +102,23 @@ def default_betas(p, d, num: int = 64) -> np.ndarray:
 
     From ``0.1 / spread`` (``spread`` = mean excess distortion of a uniform guess; the curve
     is flat there) to ``30 / δ`` (``δ`` = smallest positive excess distortion in a row, so
-    :math:`e^{-βδ} < 10^{-13}` and the solution sits at :math:`D_{\min}`).
+    :math:`e^{-βδ} < 10^{-13}` and the solution sits at :math:`D_{\min}`). ValueError on
+    NaN/inf in ``p`` or ``d``, negative ``d``, mismatched shapes, or ``num`` < 1.
     """
-    p = np.asarray(p, dtype=np.float64)
-    d = np.asarray(d, dtype=np.float64)
+    p = as_finite_array(p, "p", ndim=1)  # not renormalised: callers see p bit for bit
+    d = distortion_matrix(d, "d", n=p.shape[0])
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise ValueError(f"num must be an integer >= 1 (number of slopes); got {num!r}")
     excess = d - d.min(1, keepdims=True)
     spread = float(p @ excess.mean(1))
     pos = excess[excess > 0]
     if spread <= 0 or pos.size == 0:
         raise ValueError("d is constant along every row: every reproduction is equally good, R(D) = 0")
-    lo, hi = 0.1 / spread, 30.0 / float(pos.min())
+    with np.errstate(over="ignore"):
+        lo, hi = 0.1 / spread, 30.0 / float(pos.min())
+    if not (np.isfinite(lo) and np.isfinite(hi) and np.isfinite(10 * lo)):
+        raise ValueError(f"d's smallest positive excess distortion ({float(pos.min()):.3g}) is too small "
+                         f"for float64 slopes; multiply d by a constant (R(D) scales: R_cd(cD) = R_d(D))")
     return np.geomspace(lo, max(hi, 10 * lo), num)
 
 
