@@ -86,22 +86,6 @@ def test_snippets_are_found_and_opt_outs_are_few():
     assert len(skipped) <= MAX_SKIPPED, skipped
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _jax_compilation_cache():
-    """Keep compiled engine kernels across runs: the README's engine snippet compiles four
-    kernels (measured on the shared 2-core machine at load ~7: 88 s cold, 18 s cached).
-    Compiled code is keyed by its HLO, so the cache changes speed only. An existing setting
-    is kept."""
-    import jax
-
-    if jax.config.jax_compilation_cache_dir:
-        yield
-        return
-    jax.config.update("jax_compilation_cache_dir", str(ROOT / ".cache" / "jax"))
-    yield
-    jax.config.update("jax_compilation_cache_dir", None)
-
-
 @pytest.mark.parametrize("snippet", RUN, ids=[s.source for s in RUN])
 def test_snippet_runs(snippet, tmp_path, monkeypatch):
     import matplotlib

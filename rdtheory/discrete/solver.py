@@ -66,6 +66,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._jax import enable_compilation_cache
 from .._validation import as_finite_array, distortion_matrix, positive, probability_vector
 from .ba_map import _plain_round, _squarem_round
 from .certificate import BAResult, _State, _gap, _grad, _mass, _normalise, eliminate, evaluate, kernel
@@ -162,6 +163,7 @@ def _check_devices(devices) -> tuple | None:
 
 @functools.lru_cache(maxsize=64)
 def _compiled(cfg: SolverConfig, in_axes: tuple, devices: tuple | None):
+    enable_compilation_cache()  # persistent across processes; opt out with RDTHEORY_JAX_CACHE=0
     fn = functools.partial(solve, cfg=cfg)
     if in_axes is not None:
         fn = jax.vmap(fn, in_axes=in_axes)
