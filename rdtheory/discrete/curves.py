@@ -41,6 +41,7 @@ class RDCurve(NamedTuple):
     intercept: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
+    q: np.ndarray | None = None   # (num, n, m) conditionals, with ``rd_curve(..., keep_q=True)``
 
     @property
     def gap(self) -> np.ndarray:
@@ -123,7 +124,7 @@ def _validate(p, d):
 
 def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str = "accelerated",
              chunk: int | None = None, progress: bool = False, dtype="float64",
-             newton_size: int | str = "auto", max_iter: int = 100_000) -> RDCurve:
+             newton_size: int | str = "auto", max_iter: int = 100_000, keep_q: bool = False) -> RDCurve:
     """R(D) at many slopes, every point with its own certificate.
 
     With ``method="accelerated"`` and no ``chunk`` (the default) the slopes are solved one
@@ -141,6 +142,9 @@ def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str 
         default is as many as fit in ~256 MB of kernels).
     progress : bool
         Show a tqdm progress bar (over slopes, or over chunks).
+    keep_q : bool
+        Also return every point's conditional ``q`` (num, n, m), e.g. to evaluate another
+        distortion under the R(D)-optimal codes (off by default: it is num * n * m floats).
 
     Returns an :class:`RDCurve` sorted by increasing beta (decreasing distortion).
     """
@@ -153,7 +157,7 @@ def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str 
         _check_solver_args(tol, max_iter, method, newton_size, dtype)
         parts = _sequential(p, d, betas, tol=tol, dtype=dtype, newton_size=newton_size, max_iter=max_iter,
                             progress=progress)
-        return _as_curve(parts)
+        return _as_curve(parts, keep_q)
     if chunk is None:
         chunk = int(max(1, min(len(betas), (256 << 20) // (8 * n * m))))
     parts, init = [], None
@@ -167,14 +171,15 @@ def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str 
                              newton_size=newton_size, max_iter=max_iter)
         parts.append(res)
         init = np.asarray(res.r[-1])
-    return _as_curve(parts)
+    return _as_curve(parts, keep_q)
 
 
-def _as_curve(parts) -> RDCurve:
+def _as_curve(parts, keep_q: bool = False) -> RDCurve:
     """Concatenate solved points (scalars or chunks of :class:`BAResult`) into an RDCurve."""
     cat = lambda f: np.concatenate([np.atleast_1d(np.asarray(getattr(r, f))) for r in parts])
+    q = np.concatenate([np.asarray(r.q).reshape((-1,) + np.shape(r.q)[-2:]) for r in parts]) if keep_q else None
     return RDCurve(beta=cat("beta"), rate=cat("rate"), lower=cat("lower"), distortion=cat("distortion"),
-                   intercept=cat("intercept"), iterations=cat("iterations"), converged=cat("converged"))
+                   intercept=cat("intercept"), iterations=cat("iterations"), converged=cat("converged"), q=q)
 
 
 #: a point counts as in the support of a solved r when it carries at least this share of
