@@ -47,13 +47,13 @@ import numpy as np
 from scipy import stats
 
 from .._validation import as_finite_array
+from ..info import LN2 as _LN2
 
 __all__ = [
     "VInformation", "Difference", "v_information", "conditional_v_information",
     "pointwise_v_information", "paired_difference",
 ]
 
-_LN2 = math.log(2.0)
 _SPLITS = ("holdout", "crossfit", "none")
 _CIS = ("normal", "bootstrap")
 
