@@ -458,7 +458,7 @@ class RateTaskCurve:
 
 
 def _solve_slopes(p, d, wrong, betas, tol, newton_size):
-    """(rate, lower, mse, task error) at each slope (in the order of ``betas``): the engine's
+    r"""(rate, lower, mse, task error) at each slope (in the order of ``betas``): the engine's
     warm-started slope sweep :func:`~rdtheory.discrete.rd_curve`, whose conditionals q give
     the task error :math:`\sum_{x,\hat x} p(x) q(\hat x|x) 1[\text{wrong}]` exactly."""
     from .discrete import rd_curve
