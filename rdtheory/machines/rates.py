@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..discrete import certified_search, rd_curve
+from ..discrete.search import MAX_EXPAND
 from .model import FiniteTaskModel, Layer
 
 __all__ = ["RateProblem", "RatePoints", "rate_problem", "certified_rates", "rate", "rate_x", "rate_y",
@@ -131,8 +132,8 @@ def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rto
     tol : float
         Target certified gap ``rate - lower`` in bits.
     max_steps : int
-        Cap on engine solves per target (each step is one batched engine call over all
-        unfinished targets).
+        Cap on refinement steps per target once it is bracketed (each step is one batched
+        engine call over all unfinished targets); the bracketing solves come on top.
     max_iter : int
         Cap on engine iterations per solve: one stubborn problem cannot hold up the batch;
         the certificate holds for any iterate and later solves are warm-started.
@@ -155,8 +156,8 @@ def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rto
     Trans. Inf. Theory 18(4):460-473, 1972.
     """
     single = np.asarray(p).ndim == 1
-    res = certified_search(p, d, D, at="distortion", tol=tol, max_solves=max_steps, beta_rtol=beta_rtol,
-                           max_iter=max_iter)
+    res = certified_search(p, d, D, at="distortion", tol=tol, max_solves=max_steps + 1 + MAX_EXPAND,
+                           beta_rtol=beta_rtol, max_iter=max_iter)
     out = RatePoints(res.target, res.rate, res.lower, res.distortion, res.beta, res.q, res.bracketed, res.converged)
     if single:
         out = RatePoints(*(np.asarray(x)[0] for x in out))
