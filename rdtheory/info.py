@@ -125,7 +125,8 @@ def channel_mutual_information(p, q, *, base: float = 2.0):
     ratio :math:`q/r`, which overflows to ``inf`` when :math:`r(\hat x)` is subnormal. Raises
     ``ValueError`` for NaN/inf, negative entries, or rows not summing to 1.
 
-    >>> round(channel_mutual_information([0.5, 0.5], [[0.9, 0.1], [0.1, 0.9]]), 12) == round(1 - binary_entropy(0.1), 12)
+    >>> bsc = [[0.9, 0.1], [0.1, 0.9]]
+    >>> round(channel_mutual_information([0.5, 0.5], bsc), 12) == round(1 - binary_entropy(0.1), 12)
     True
     """
     p = probability_vector(p, "p")

@@ -20,7 +20,8 @@ import numpy as np
 
 from .._validation import as_finite_array, distortion_matrix, probability_vector
 from ..info import LN2
-from .blahut_arimoto import AUTO_NEWTON_SIZES, _check_config as _check_solver_args, blahut_arimoto, solve_warm, warm_config
+from .blahut_arimoto import (AUTO_NEWTON_SIZES, _check_config as _check_solver_args, blahut_arimoto, solve_warm,
+                             warm_config)
 from .search import certified_search
 
 __all__ = ["RDCurve", "RDPoint", "rd_curve", "rate_at_distortion", "distortion_at_rate",

@@ -216,7 +216,8 @@ def _first_probe(pp, dd) -> np.ndarray:
     return 0.5 * (lo + hi)
 
 
-#: bracket expansion factor in beta, and the cap on expansions (4**16 ~ 4e9 above a first probe already near the D_min end)
+#: bracket expansion factor in beta, and the cap on expansions per target (4**16 ~ 4e9: the
+#: first probe already sits between the flat end and the D_min end of the curve)
 EXPAND, MAX_EXPAND = math.log(4.0), 16
 
 
@@ -296,7 +297,10 @@ def certified_search(p, d, target, *, at: str = "distortion", tol: float | None 
         trivial = (t == 0) | (dmax <= dmin)[:, None]
     if not (tol is None or tol > 0):
         raise ValueError(f"tol must be > 0; got {tol!r}")
-    tols = np.full((B, K), tol) if tol is not None else np.broadcast_to(1e-7 * np.maximum(dmax - dmin, 1e-300)[:, None], (B, K))
+    if not (beta_rtol is None or beta_rtol > 0):
+        raise ValueError(f"beta_rtol must be > 0 (relative width of the slope bracket) or None; got {beta_rtol!r}")
+    default_tol = 1e-7 * np.maximum(dmax - dmin, 1e-300)[:, None]   # at="rate": units of distortion
+    tols = np.full((B, K), tol) if tol is not None else np.broadcast_to(default_tol, (B, K))
     # the zero-rate answer: every x to the best single reproduction (D_max, rate 0), exact
     q0 = np.zeros((B, n, m))
     q0[np.arange(B), :, np.argmin(col, -1)] = 1.0
@@ -319,12 +323,13 @@ def certified_search(p, d, target, *, at: str = "distortion", tol: float | None 
     result = SearchResult(**out)
     if warn and not result.converged.all():
         bad = np.argwhere(~result.converged)
-        worst = float(np.max(np.where(result.converged, -np.inf,
-                                      result.gap if at == "distortion" else result.distortion - result.distortion_lower)))
+        err = result.gap if at == "distortion" else result.distortion - result.distortion_lower
+        worst = float(np.max(np.where(result.converged, -np.inf, err)))
         warnings.warn(UnconvergedWarning(
             f"{len(bad)} of {B * K} certified answers did not reach tol={tol if tol is not None else 'default'} "
             f"(worst certified gap {worst:.3g} {'bits' if at == 'distortion' else 'units of distortion'}; first at "
-            f"problem {bad[0][0]}, target {bad[0][1]}); the bounds still hold. Raise max_solves/max_iter or loosen tol"),
+            f"problem {bad[0][0]}, target {bad[0][1]}); the bounds still hold. Raise max_solves/max_iter "
+            f"or loosen tol"),
             stacklevel=2)
     return result
 
@@ -342,7 +347,8 @@ def _search(pad, prob, t, at, tols, max_solves, beta_rtol, dmin, dmax, col, p, d
     zero_q = np.zeros((P, n, m))
     zero_q[np.arange(P), :, np.argmin(col, -1)] = 1.0
     a = _Sol(np.full(P, -np.inf), np.zeros(P), dmax.copy(), np.zeros(P), zero_q, zero_q[:, 0, :].copy())
-    b = _Sol(np.full(P, np.inf), np.full(P, np.nan), np.full(P, np.nan), np.zeros(P), zero_q.copy(), zero_q[:, 0, :].copy())
+    b = _Sol(np.full(P, np.inf), np.full(P, np.nan), np.full(P, np.nan), np.zeros(P), zero_q.copy(),
+             zero_q[:, 0, :].copy())
     has_a, has_b = np.zeros(P, bool), np.zeros(P, bool)   # a solve (not the zero-rate end) is there
     solves = np.zeros(P, np.int64)
     lines_i, lines_s = [], []   # every certified supporting line: intercept (bits), slope (bits/unit)
