@@ -66,9 +66,10 @@ def test_unconverged_answers_are_flagged_and_warned():
     full = rate_at_distortion(p, d, D)
     assert full.converged and full.gap <= 1e-7
     assert pt.lower <= full.rate + FP and full.lower <= pt.rate + FP
+    # 3 engine iterations per solve cannot certify 1e-7 bits (the gaps stay ~3e-3..1e-2 bits)
     with pytest.warns(UnconvergedWarning):
-        pts = certified_rates(p, d, [D, dmin + 0.6 * (dmax - dmin)], max_steps=2)
-    assert not pts.converged.all() and np.all(pts.converged == (pts.gap <= 1e-7))
+        pts = certified_rates(p, d, [D, dmin + 0.6 * (dmax - dmin)], max_iter=3)
+    assert not pts.converged.any() and np.all(pts.converged == (pts.gap <= 1e-7))
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnconvergedWarning)   # converged answers warn nothing
         certified_rates(p, d, D)

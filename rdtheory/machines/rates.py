@@ -132,8 +132,8 @@ def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rto
     tol : float
         Target certified gap ``rate - lower`` in bits.
     max_steps : int
-        Cap on refinement steps per target once it is bracketed (each step is one batched
-        engine call over all unfinished targets); the bracketing solves come on top.
+        Cap on engine solves per target beyond an allowance of ``1 + MAX_EXPAND`` (17) for
+        bracketing it (each solve is one batched engine call over all unfinished targets).
     max_iter : int
         Cap on engine iterations per solve: one stubborn problem cannot hold up the batch;
         the certificate holds for any iterate and later solves are warm-started.
