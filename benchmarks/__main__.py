@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rdtheory.info import LN2
+
 ROOT = Path(__file__).resolve().parent
 TOLS = (1e-3, 1e-5, 1e-7)
-LN2 = math.log(2)
 
 
 def problem(case: str, n: int):

@@ -6,6 +6,8 @@ stable at zeros; :math:`p \log(p/0) = +\infty` is returned as ``inf`` (the true 
 
 These are plain numpy functions (exact, float64) for checking and reporting; the
 jit-compiled solvers in :mod:`rdtheory.discrete` have their own log-domain versions.
+:func:`channel_mutual_information` is the one :math:`I(p, q)` of a source and a channel
+that the rest of the package uses, and :data:`LN2` the one nats-per-bit constant.
 
 Example
 -------
@@ -16,11 +18,17 @@ Example
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validation import probability_vector
 
-__all__ = ["entropy", "kl_divergence", "mutual_information", "binary_entropy", "conditional_mutual_information"]
+__all__ = ["entropy", "kl_divergence", "mutual_information", "binary_entropy", "conditional_mutual_information",
+           "channel_mutual_information", "LN2"]
+
+#: :math:`\ln 2`, nats per bit: divide a value in nats by ``LN2`` to get bits.
+LN2 = math.log(2.0)
 
 
 def _log(base: float) -> float:
@@ -96,3 +104,48 @@ def conditional_mutual_information(joint, *, base: float = 2.0) -> float:
     pyz = pxyz.sum(0, keepdims=True)
     val = (_xlogy(pxyz, pxyz * pz) - _xlogy(pxyz, pxz * pyz)).sum() / _log(base)
     return float(max(val, 0.0))
+
+
+def channel_mutual_information(p, q, *, base: float = 2.0):
+    r"""Mutual information :math:`I(p, q) = \sum_{x,\hat x} p(x) q(\hat x|x)\log\frac{q(\hat x|x)}{r(\hat x)}`
+    of a source ``p`` and a channel ``q``, with :math:`r(\hat x) = \sum_x p(x) q(\hat x|x)` (bits).
+
+    Parameters
+    ----------
+    p : array (..., n)
+        Source distribution(s), each summing to 1.
+    q : array (..., n, m)
+        Channel(s) :math:`q(\hat x|x)`, each row summing to 1; leading axes broadcast with ``p``'s.
+    base : float
+        Logarithm base (2: bits, ``np.e``: nats).
+
+    Returns a float for one pair, else an array of the broadcast leading shape.
+
+    Each term is computed as :math:`\log p(x,\hat x) - \log p(x) - \log r(\hat x)`, never as the
+    ratio :math:`q/r`, which overflows to ``inf`` when :math:`r(\hat x)` is subnormal. Raises
+    ``ValueError`` for NaN/inf, negative entries, or rows not summing to 1.
+
+    >>> bsc = [[0.9, 0.1], [0.1, 0.9]]
+    >>> round(channel_mutual_information([0.5, 0.5], bsc), 12) == round(1 - binary_entropy(0.1), 12)
+    True
+    """
+    p = probability_vector(p, "p")
+    q = np.asarray(q, dtype=np.float64)
+    if q.ndim < 2 or q.shape[-2] != p.shape[-1]:
+        raise ValueError(f"q must be a channel q[x, x_hat] of shape (..., n, m) with n = {p.shape[-1]} source "
+                         f"symbols (p has shape {p.shape}); got shape {q.shape}")
+    q = probability_vector(q, "q (each row q[x, :])")
+    out = _channel_mi_nats(p, q) / _log(base)
+    return float(out) if out.ndim == 0 else out
+
+
+def _channel_mi_nats(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """:func:`channel_mutual_information` in nats without input checks, for internal loops over
+    solver output (``p`` (..., n), ``q`` (..., n, m) valid float64 arrays); clipped at 0."""
+    joint = p[..., :, None] * q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_joint = np.log(np.where(joint > 0, joint, 1.0))
+        log_p = np.log(np.where(p > 0, p, 1.0))[..., :, None]
+        log_r = np.log(np.where(joint.sum(-2) > 0, joint.sum(-2), 1.0))[..., None, :]
+    terms = np.where(joint > 0, joint * (log_joint - log_p - log_r), 0.0)
+    return np.maximum(terms.sum((-2, -1)), 0.0)

@@ -467,31 +467,24 @@ class RateTaskCurve:
     grid: str
 
 
-_BA_CHUNK = 8  # slopes per vmapped solve; fixed so that each (n, m) shape compiles once
-
-
 def _solve_slopes(p, d, wrong, betas, tol, newton_size):
-    """(rate, lower, mse, task error) at each slope, chunks padded to _BA_CHUNK, warm-started."""
-    from .discrete import blahut_arimoto
+    r"""(rate, lower, mse, task error) at each slope (in the order of ``betas``): the engine's
+    warm-started slope sweep :func:`~rdtheory.discrete.rd_curve`, whose conditionals q give
+    the task error :math:`\sum_{x,\hat x} p(x) q(\hat x|x) 1[\text{wrong}]` exactly."""
+    from .discrete import rd_curve
 
-    cols, init = [], None
-    for start in range(0, betas.shape[0], _BA_CHUNK):
-        part = betas[start:start + _BA_CHUNK]
-        padded = np.r_[part, np.full(_BA_CHUNK - part.shape[0], part[-1])]
-        res = blahut_arimoto(p, d, padded, tol=tol, init=init, newton_size=newton_size)
-        q = np.asarray(res.q, dtype=np.float64)[:part.shape[0]]
-        err = np.einsum("n,bnm,nm->b", p, q, wrong)
-        cols.append(np.stack([np.asarray(res.rate)[:part.shape[0]], np.asarray(res.lower)[:part.shape[0]],
-                              np.asarray(res.distortion)[:part.shape[0]], err]))
-        init = np.asarray(res.r)[part.shape[0] - 1]
-    return np.concatenate(cols, axis=1).astype(np.float64)
+    curve = rd_curve(p, d, betas, tol=tol, newton_size=newton_size, keep_q=True)
+    err = np.einsum("n,bnm,nm->b", p, curve.q, wrong)
+    vals = np.empty((4, betas.shape[0]))
+    vals[:, np.argsort(betas, kind="stable")] = np.stack([curve.rate, curve.lower, curve.distortion, err])
+    return vals
 
 
 def rate_task_distortion(grid: ToyGrid | None = None, *, num: int = 16, refine: int = 3,
                          tol: float = 1e-5, newton_size: int = 64) -> dict[str, RateTaskCurve]:
     """Rate–task-distortion of each layer of the discretised toy (see :class:`RateTaskCurve`).
 
-    For X and for Y, solves the MSE R(D) problem with ``rdtheory.discrete.blahut_arimoto`` at
+    For X and for Y, solves the MSE R(D) problem with ``rdtheory.discrete.rd_curve`` at
     ``num`` slopes (``default_betas``), then adds ``refine`` geometrically spaced slopes
     inside every interval where the task error moves by more than 0.02 (so the transition
     is resolved without wasting solves on the flat ends).

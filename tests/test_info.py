@@ -41,3 +41,30 @@ def test_bad_base_and_shapes():
         kl_divergence([0.5, 0.5], [1 / 3] * 3)
     with pytest.raises(ValueError, match="2-D"):
         mutual_information([0.5, 0.5])
+
+
+def test_channel_mutual_information_is_log_domain_and_checked():
+    from rdtheory.info import LN2, channel_mutual_information
+
+    # identity channel: I = H(p). With eps = 1e-309 (subnormal output marginal) the ratio
+    # q / r overflows; the log form gives eps*log2(1/eps) (the (1-eps)log(1-eps) term is
+    # below float64 resolution: 1 - 1e-309 == 1.0), to the ~1e-15 relative rounding of logs
+    eps = 1e-309
+    val = channel_mutual_information([1 - eps, eps], np.eye(2))
+    assert val == pytest.approx(eps * 309 * np.log2(10), rel=1e-12)
+    with pytest.raises(ValueError, match="NaN"):
+        channel_mutual_information([np.nan, 1.0], np.eye(2))
+    with pytest.raises(ValueError, match="negative"):
+        channel_mutual_information([0.5, 0.5], [[1.2, -0.2], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="sum to 1"):
+        channel_mutual_information([0.5, 0.5], [[0.5, 0.4], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="shape"):
+        channel_mutual_information([0.5, 0.5], np.eye(3))
+    # a random channel agrees with I(joint) to float64 rounding (1e-12 on values ~1 bit)
+    rng = np.random.default_rng(0)
+    p, q = rng.dirichlet(np.ones(7), 3), rng.dirichlet(np.ones(5), (3, 7))
+    got = channel_mutual_information(p, q)
+    assert got.shape == (3,)
+    for b in range(3):
+        assert got[b] == pytest.approx(mutual_information(p[b][:, None] * q[b]), abs=1e-12)
+    assert channel_mutual_information(p[0], q[0], base=np.e) == pytest.approx(got[0] * LN2, abs=1e-12)

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-LN2 = math.log(2.0)
+from ..info import LN2  # noqa: E402,F401  (one LN2, re-exported for the engine modules)
 
 #: accepted values of ``method``
 METHODS = ("accelerated", "squarem", "plain")

@@ -3,27 +3,25 @@ r"""Whole R(D) curves and the two inverse problems, all with certified bounds.
 - :func:`rd_curve` solves many slopes in one call (``vmap`` over chunks of slopes, each
   chunk warm-started from the previous one) and returns every point's certificate.
 - :func:`rate_at_distortion` finds :math:`R(D)` at a requested distortion and
-  :func:`distortion_at_rate` finds :math:`D(R)`; both search the slope and stop when the
-  certified bracket is narrower than ``tol``.
+  :func:`distortion_at_rate` finds :math:`D(R)`: thin wrappers (one problem, one target)
+  over :func:`~rdtheory.discrete.search.certified_search`, which owns the slope search and
+  the certificate (time-sharing upper bound, supporting-line lower bound; Blahut 1972).
 
-How a target is certified. Each solved slope gives an achievable point
-:math:`(D_i, I_i)` (its ``q``) and a supporting line
-:math:`R(D) \ge a_i - s_i D` valid for every D (``intercept``, slope ``s_i = β_i/\ln 2``).
-For a target D between two solved distortions :math:`D_b \le D \le D_a`, the mixture
-:math:`q = λ q_b + (1-λ) q_a` with :math:`λ = (D_a - D)/(D_a - D_b)` has distortion exactly
-D and, mutual information being convex in the channel, rate
-:math:`I(p, q) \le λ I_b + (1-λ) I_a`; we report the exact :math:`I(p,q)`. The lower bound is
-the best supporting line at D. As the bracket narrows both meet at R(D).
+References
+----------
+R. E. Blahut, "Computation of channel capacity and rate-distortion functions", IEEE Trans.
+Inf. Theory 18(4):460-473, 1972.
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
 from .._validation import as_finite_array, distortion_matrix, probability_vector
-from .config import LN2, SolverConfig, _check_config as _check_solver_args, warm_config
+from ..info import LN2
+from .config import SolverConfig, _check_config as _check_solver_args, warm_config
+from .search import certified_search
 from .solver import blahut_arimoto, solve_warm
 
 AUTO_NEWTON_SIZES = SolverConfig.auto_newton_sizes
@@ -46,6 +44,7 @@ class RDCurve(NamedTuple):
     intercept: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
+    q: np.ndarray | None = None   # (num, n, m) conditionals, with ``rd_curve(..., keep_q=True)``
 
     @property
     def gap(self) -> np.ndarray:
@@ -71,7 +70,8 @@ class RDPoint(NamedTuple):
 
     For :func:`distortion_at_rate`, ``distortion_lower <= D(target_rate) <= distortion``.
     ``q`` achieves ``(distortion, rate)`` exactly; ``beta`` is the slope of the closest
-    solved point; ``solves`` counts Blahut–Arimoto solves used.
+    solved point; ``solves`` counts Blahut–Arimoto solves used; ``converged``: the certified
+    gap (bits, or units of distortion for :func:`distortion_at_rate`) is within ``tol``.
     """
 
     rate: float
@@ -81,6 +81,7 @@ class RDPoint(NamedTuple):
     beta: float
     q: np.ndarray
     solves: int
+    converged: bool = True
 
     @property
     def gap(self) -> float:
@@ -134,7 +135,7 @@ def _validate(p, d):
 
 def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str = "accelerated",
              chunk: int | None = None, progress: bool = False, dtype="float64",
-             newton_size: int | str = "auto", max_iter: int = 100_000) -> RDCurve:
+             newton_size: int | str = "auto", max_iter: int = 100_000, keep_q: bool = False) -> RDCurve:
     """R(D) at many slopes, every point with its own certificate.
 
     With ``method="accelerated"`` and no ``chunk`` (the default) the slopes are solved one
@@ -152,6 +153,9 @@ def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str 
         default is as many as fit in ~256 MB of kernels).
     progress : bool
         Show a tqdm progress bar (over slopes, or over chunks).
+    keep_q : bool
+        Also return every point's conditional ``q`` (num, n, m), e.g. to evaluate another
+        distortion under the R(D)-optimal codes (off by default: it is num * n * m floats).
 
     Returns
     -------
@@ -167,7 +171,7 @@ def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str 
         _check_solver_args(tol, max_iter, method, newton_size, dtype)
         parts = _sequential(p, d, betas, tol=tol, dtype=dtype, newton_size=newton_size, max_iter=max_iter,
                             progress=progress)
-        return _as_curve(parts)
+        return _as_curve(parts, keep_q)
     if chunk is None:
         chunk = int(max(1, min(len(betas), (256 << 20) // (8 * n * m))))
     parts, init = [], None
@@ -181,14 +185,15 @@ def rd_curve(p, d, betas=None, *, num: int = 64, tol: float = 1e-7, method: str 
                              newton_size=newton_size, max_iter=max_iter)
         parts.append(res)
         init = np.asarray(res.r[-1])
-    return _as_curve(parts)
+    return _as_curve(parts, keep_q)
 
 
-def _as_curve(parts) -> RDCurve:
+def _as_curve(parts, keep_q: bool = False) -> RDCurve:
     """Concatenate solved points (scalars or chunks of :class:`BAResult`) into an RDCurve."""
     cat = lambda f: np.concatenate([np.atleast_1d(np.asarray(getattr(r, f))) for r in parts])
+    q = np.concatenate([np.asarray(r.q).reshape((-1,) + np.shape(r.q)[-2:]) for r in parts]) if keep_q else None
     return RDCurve(beta=cat("beta"), rate=cat("rate"), lower=cat("lower"), distortion=cat("distortion"),
-                   intercept=cat("intercept"), iterations=cat("iterations"), converged=cat("converged"))
+                   intercept=cat("intercept"), iterations=cat("iterations"), converged=cat("converged"), q=q)
 
 
 #: a point counts as in the support of a solved r when it carries at least this share of
@@ -296,133 +301,38 @@ def _sequential(p, d, betas, *, tol, dtype, newton_size, max_iter, progress=Fals
     return out
 
 
-def _mutual_information_bits(p, q) -> float:
-    pq = p[:, None] * q
-    r = pq.sum(0)
-    # log q(x^|x) - log r(x^) as differences of logs: the ratio q / r overflows when r is subnormal
-    safe_log = lambda a: np.log(np.where(a > 0, a, 1.0))
-    log_ratio = safe_log(pq) - safe_log(p)[:, None] - safe_log(r)[None, :]
-    terms = np.where(pq > 0, pq * log_ratio, 0.0)
-    return max(float(terms.sum()) / LN2, 0.0)
-
-
-class _Sol(NamedTuple):
-    beta: float
-    rate: float
-    distortion: float
-    intercept: float
-    q: np.ndarray
-    r: np.ndarray
-
-
-def _solve_at(p, d, beta, init, tol, kw) -> _Sol:
-    res = blahut_arimoto(p, d, beta, tol=tol, init=init, **kw)
-    return _Sol(float(beta), float(res.rate), float(res.distortion), float(res.intercept),
-                np.asarray(res.q), np.asarray(res.r))
-
-
-def _search(p, d, key: str, target: float, done, *, tol_solve: float, max_solves: int, kw):
-    """Bracket the slope where ``key`` ('distortion' decreasing / 'rate' increasing in beta)
-    crosses ``target``; refine by Illinois-style regula falsi in log beta until ``done``.
-
-    ``done(a, b, sols)`` gets the bracket ends (a: the low-beta end, b: the high-beta end)
-    and all solutions; it returns a result or None to continue.
-    """
-    sign = -1.0 if key == "distortion" else 1.0  # make the tracked value increase with beta
-    val = lambda s: sign * getattr(s, key)
-    t = sign * target
-    sols = []
-    beta = float(np.sqrt(np.prod(default_betas(p, d, 2)[[0, 1]])))
-    s = _solve_at(p, d, beta, None, tol_solve, kw)
-    sols.append(s)
-    a = b = None
-    # expand until the target is bracketed: val(a) <= t <= val(b)
-    for _ in range(80):
-        if val(s) <= t:
-            a = s
-            if b is not None:
-                break
-            beta *= 4.0
-        else:
-            b = s
-            if a is not None:
-                break
-            beta /= 4.0
-        s = _solve_at(p, d, beta, s.r, tol_solve, kw)
-        sols.append(s)
-    if a is None or b is None:
-        return None, sols
-    last = stale = None  # Illinois: halve the end that stayed put twice in a row
-    while len(sols) < max_solves:
-        out = done(a, b, sols)
-        if out is not None:
-            return out, sols
-        la, lb = math.log(a.beta), math.log(b.beta)
-        fa = (val(a) - t) * (0.5 if stale == "a" else 1.0)
-        fb = (val(b) - t) * (0.5 if stale == "b" else 1.0)
-        x = lb - fb * (lb - la) / (fb - fa) if fb != fa else 0.5 * (la + lb)
-        if not (min(la, lb) < x < max(la, lb)):
-            x = 0.5 * (la + lb)
-        s = _solve_at(p, d, math.exp(x), (a if abs(fa) < abs(fb) else b).r, tol_solve, kw)
-        sols.append(s)
-        moved = "a" if val(s) <= t else "b"
-        stale = ("b" if moved == "a" else "a") if last == moved else None
-        last = moved
-        if moved == "a":
-            a = s
-        else:
-            b = s
-    return done(a, b, sols, final=True), sols
-
-
-def _lines_at(sols, D) -> float:
-    return max(0.0, max(s.intercept - s.beta / LN2 * D for s in sols))
+def _point(res) -> RDPoint:
+    """The single answer of a B = K = 1 :class:`~rdtheory.discrete.search.SearchResult`."""
+    f = lambda name: np.asarray(getattr(res, name))[0, 0]
+    return RDPoint(float(f("rate")), float(f("lower")), float(f("distortion")), float(f("distortion_lower")),
+                   float(f("beta")), f("q"), int(f("solves")), bool(f("converged")))
 
 
 def rate_at_distortion(p, d, D: float, *, tol: float = 1e-7, max_solves: int = 60,
                        method: str = "accelerated", newton_size: int | str = "auto") -> RDPoint:
     r"""Certified :math:`R(D)` at a target distortion ``D`` (bits), ``lower <= R(D) <= rate``.
 
-    Searches the slope β with warm starts until the bracket is below ``tol`` bits. Raises
-    ``ValueError`` if ``D`` is below the least achievable distortion :math:`D_{\min}`.
-    For :math:`D \ge D_{\max}` the answer is exactly 0.
+    :func:`~rdtheory.discrete.search.certified_search` for one problem and one target (see
+    there for the certificate and the slope search). Raises ``ValueError`` if ``D`` is below
+    the least achievable distortion :math:`D_{\min}`; for :math:`D \ge D_{\max}` the answer is
+    exactly 0. ``converged`` is False (and an :class:`UnconvergedWarning` is issued) when the
+    certified gap is above ``tol`` after ``max_solves`` solves.
 
     >>> import numpy as np
     >>> from rdtheory.discrete import hamming, closed_form
     >>> pt = rate_at_distortion([0.5, 0.5], hamming(2), 0.11)
     >>> bool(pt.lower - 1e-9 <= closed_form.binary_hamming(0.11) <= pt.rate + 1e-9)
     True
+
+    References
+    ----------
+    R. E. Blahut, "Computation of channel capacity and rate-distortion functions", IEEE Trans.
+    Inf. Theory 18(4):460-473, 1972.
     """
     p, d = _validate(p, d)
     D = float(as_finite_array(D, "D", ndim=0))
-    dmin, dmax = distortion_range(p, d)
-    scale = max(dmax - dmin, 1e-300)
-    if D < dmin - 1e-12 * scale:
-        raise ValueError(f"D={D:g} is below the minimum achievable distortion D_min={dmin:.12g} "
-                         f"(sum_x p(x) min_xhat d(x, xhat)); choose D >= D_min")
-    if D >= dmax:
-        q = np.zeros_like(d)
-        q[:, int(np.argmin(p @ d))] = 1.0
-        return RDPoint(0.0, 0.0, dmax, dmax, 0.0, q, 0)
-    kw = dict(method=method, newton_size=newton_size)
-
-    def done(a, b, sols, final=False):
-        # a: D_a >= D (low beta), b: D_b <= D (high beta)
-        lam = 1.0 if a.distortion == b.distortion else (a.distortion - D) / (a.distortion - b.distortion)
-        lam = min(max(lam, 0.0), 1.0)
-        q = lam * b.q + (1 - lam) * a.q
-        upper = _mutual_information_bits(p, q)
-        lower = _lines_at(sols, D)
-        if upper - lower <= tol or final:
-            dist = float(p @ (q * d).sum(1))
-            return RDPoint(upper, min(lower, upper), dist, dist, (a if lam < 0.5 else b).beta, q, len(sols))
-        return None
-
-    out, sols = _search(p, d, "distortion", D, done, tol_solve=tol / 4, max_solves=max_solves, kw=kw)
-    if out is None:  # D within rounding of D_min: the largest beta tried is the answer
-        s = min(sols, key=lambda s: s.distortion)
-        return RDPoint(s.rate, _lines_at(sols, s.distortion), s.distortion, s.distortion, s.beta, s.q, len(sols))
-    return out
+    return _point(certified_search(p, d, D, at="distortion", tol=tol, max_solves=max_solves, method=method,
+                                   newton_size=newton_size))
 
 
 def distortion_at_rate(p, d, R: float, *, tol: float | None = None, max_solves: int = 60,
@@ -431,37 +341,14 @@ def distortion_at_rate(p, d, R: float, *, tol: float | None = None, max_solves: 
 
     Returns an :class:`RDPoint` with ``distortion_lower <= D(R) <= distortion`` and a ``q``
     achieving ``distortion`` at rate ``rate <= R``. ``tol`` is in units of distortion
-    (default ``1e-7 * (D_max - D_min)``). ``R`` in bits, ``>= 0``.
+    (default ``1e-7 * (D_max - D_min)``). ``R`` in bits, ``>= 0``. One problem and one target
+    of :func:`~rdtheory.discrete.search.certified_search`.
     """
     p, d = _validate(p, d)
     R = float(as_finite_array(R, "R", ndim=0))
     if R < 0:
         raise ValueError(f"R must be >= 0 bits; got {R:g}")
-    dmin, dmax = distortion_range(p, d)
-    tol = 1e-7 * max(dmax - dmin, 1e-300) if tol is None else float(tol)
-    if not tol > 0:
+    if tol is not None and not tol > 0:
         raise ValueError("tol must be > 0 (units of distortion)")
-    if R == 0.0 or dmax <= dmin:
-        q = np.zeros_like(d)
-        q[:, int(np.argmin(p @ d))] = 1.0
-        return RDPoint(0.0, 0.0, dmax, dmax if R == 0 else dmin, 0.0, q, 0)
-    kw = dict(method=method, newton_size=newton_size)
-
-    def done(a, b, sols, final=False):
-        # a: rate_a <= R (low beta), b: rate_b >= R (high beta); time-share to rate R
-        lam = 1.0 if a.rate == b.rate else (R - a.rate) / (b.rate - a.rate)
-        lam = min(max(lam, 0.0), 1.0)
-        q = lam * b.q + (1 - lam) * a.q
-        rate = _mutual_information_bits(p, q)
-        upper_d = float(p @ (q * d).sum(1))
-        lower_d = max(dmin, max((s.intercept - R) * LN2 / s.beta for s in sols))
-        if upper_d - lower_d <= tol or final:
-            return RDPoint(rate, min(_lines_at(sols, upper_d), rate), upper_d, min(lower_d, upper_d),
-                           (a if lam < 0.5 else b).beta, q, len(sols))
-        return None
-
-    out, sols = _search(p, d, "rate", R, done, tol_solve=1e-9, max_solves=max_solves, kw=kw)
-    if out is None:  # R at or above R(D_min): the least distortion is reachable
-        s = max(sols, key=lambda s: s.rate)
-        return RDPoint(s.rate, _lines_at(sols, s.distortion), s.distortion, dmin, s.beta, s.q, len(sols))
-    return out
+    return _point(certified_search(p, d, R, at="rate", tol=tol, max_solves=max_solves, method=method,
+                                   newton_size=newton_size))

@@ -24,7 +24,7 @@ from . import instances
 from .model import FiniteTaskModel
 from .optimal_sets import (InducedDistortionSet, MergeCandidate, induced_distortion_set, induced_set,
                            merge_candidates, merge_rate_drop, merge_reproductions)
-from .rates import (RatePoints, RateProblem, certified_rates, mutual_information, rate, rate_curve, rate_problem,
+from .rates import (RatePoints, RateProblem, certified_rates, rate, rate_curve, rate_problem,
                     rate_x, rate_xy, rate_y, stack_problems)
 from .theorems import (SLACK, Side, SideSpec, TheoremCheck, check_corollary21, check_corollary22, check_corollary23,
                        check_corollary24, check_corollary31, check_corollary32, check_corollary41, check_corollary42,
@@ -34,7 +34,7 @@ from .theorems import (SLACK, Side, SideSpec, TheoremCheck, check_corollary21, c
 __all__ = [
     "FiniteTaskModel", "instances",
     "RateProblem", "RatePoints", "rate_problem", "certified_rates", "rate", "rate_x", "rate_y", "rate_xy",
-    "rate_curve", "mutual_information", "stack_problems",
+    "rate_curve", "stack_problems",
     "InducedDistortionSet", "induced_distortion_set", "induced_set", "MergeCandidate", "merge_reproductions",
     "merge_rate_drop", "merge_candidates",
     "SLACK", "Side", "SideSpec", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",

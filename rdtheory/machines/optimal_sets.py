@@ -58,7 +58,8 @@ import numpy as np
 
 from .._validation import as_finite_array, probability_vector
 from .model import FiniteTaskModel, Layer
-from .rates import LN2, certified_rates, mutual_information, rate_problem, solve_padded
+from ..info import LN2, channel_mutual_information
+from .rates import certified_rates, rate_problem
 
 __all__ = ["InducedDistortionSet", "induced_distortion_set", "induced_set", "MergeCandidate",
            "merge_reproductions", "merge_rate_drop", "merge_candidates"]
@@ -126,7 +127,7 @@ def induced_set(p, d, e, D: float, *, method: str = "gibbs", tol: float = 1e-9, 
 
 def _finish(p, d, e, D, R_up, R_lo, beta, tau, method, wmin, wmax, vmin=None, vmax=None):
     ws = np.stack([wmin, wmax])
-    rates = mutual_information(p, ws)
+    rates = channel_mutual_information(p, ws)
     dists = np.einsum("n,knm->k", p, ws * d)
     vals = np.einsum("n,knm->k", p, ws * e)
     vmin = vals[0] if vmin is None else vmin

@@ -18,28 +18,33 @@ values no input reaches). So ``R_X(D;T)`` is ``task_induced(f, d_T)``, ``R_Y(D;T
 source :math:`p_Y` and ``R_XY(D;T)`` (direct coding, Eq. 8) has encoder :math:`q(\hat y|x)`
 and decoder output at the cut layer. All rates are in **bits**.
 
-:func:`certified_rates` evaluates many such problems of one shape at given distortions in
-one batched (``vmap``) call per slope: a bisection on the slope :math:`\beta` of the engine's
-:func:`~rdtheory.discrete.blahut_arimoto`, with the same certificate as
-:func:`rdtheory.discrete.rate_at_distortion` — the upper bound is the exact mutual
-information of the time-sharing mixture of the two bracketing solutions (distortion exactly
-D), the lower bound the best supporting line at D of all slopes solved.
+:func:`certified_rates` evaluates many such problems of one shape at given distortions with
+the engine's batched search :func:`rdtheory.discrete.certified_search` (one ``vmap`` call per
+slope step): the upper bound is the exact mutual information of the time-sharing mixture of
+the two bracketing solutions (distortion exactly D), the lower bound the best supporting line
+at D of all slopes solved (Blahut 1972). This module only builds the problems.
+
+References
+----------
+A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo, A. de
+Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its Applications",
+arXiv:2305.17295, 2023 (Eqs. 3-11).
+
+R. E. Blahut, "Computation of channel capacity and rate-distortion functions", IEEE Trans.
+Inf. Theory 18(4):460-473, 1972.
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import as_finite_array, distortion_matrix, probability_vector
-from ..discrete import blahut_arimoto, rd_curve
+from ..discrete import certified_search, rd_curve
+from ..discrete.search import MAX_EXPAND
 from .model import FiniteTaskModel, Layer
 
 __all__ = ["RateProblem", "RatePoints", "rate_problem", "certified_rates", "rate", "rate_x", "rate_y",
-           "rate_xy", "rate_curve", "mutual_information", "stack_problems", "solve_padded"]
-
-LN2 = math.log(2.0)
+           "rate_xy", "rate_curve", "stack_problems"]
 
 
 class RateProblem(NamedTuple):
@@ -63,7 +68,7 @@ class RatePoints(NamedTuple):
     or the zero-rate distortion when ``D >= D_max``) at rate ``rate``. ``beta`` is the slope
     (nats per unit distortion) of the bracketing solve used for the upper end, 0 when D >= D_max.
     ``bracketed`` is False where D sat so close to D_min that no solve reached below it
-    (then ``rate`` is only the rate at ``distortion`` > D).
+    (then ``rate`` is only the rate at ``distortion`` > D). ``converged``: ``gap <= tol``.
     """
 
     D: np.ndarray
@@ -73,6 +78,7 @@ class RatePoints(NamedTuple):
     beta: np.ndarray
     q: np.ndarray
     bracketed: np.ndarray
+    converged: np.ndarray
 
     @property
     def gap(self) -> np.ndarray:
@@ -111,18 +117,6 @@ def stack_problems(problems) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([pr.p for pr in problems]), np.stack([pr.d for pr in problems])
 
 
-def mutual_information(p, q) -> np.ndarray:
-    r""":math:`I(X;\hat X)` in bits for sources ``p`` (..., n) and conditionals ``q`` (..., n, m)."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    joint = p[..., :, None] * q
-    r = joint.sum(-2, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(joint > 0, q / np.where(r > 0, r, 1.0), 1.0)
-        terms = np.where(joint > 0, joint * np.log(ratio), 0.0)
-    return np.maximum(terms.sum((-2, -1)) / LN2, 0.0)
-
-
 def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rtol: float | None = None,
                     max_iter: int = 5000) -> RatePoints:
     r"""Certified :math:`R(D)` for a batch of problems at a batch of distortions (bits).
@@ -138,214 +132,36 @@ def certified_rates(p, d, D, *, tol: float = 1e-7, max_steps: int = 80, beta_rto
     tol : float
         Target certified gap ``rate - lower`` in bits.
     max_steps : int
-        Cap on bisection steps (each one batched engine call over all B*K problems).
+        Cap on engine solves per target beyond an allowance of ``1 + MAX_EXPAND`` (17) for
+        bracketing it (each solve is one batched engine call over all unfinished targets).
     max_iter : int
-        Cap on engine iterations per solve (the returned gap says how far a problem got).
+        Cap on engine iterations per solve: one stubborn problem cannot hold up the batch;
+        the certificate holds for any iterate and later solves are warm-started.
     beta_rtol : float, optional
         Also continue until the slope bracket satisfies ``beta_hi / beta_lo - 1 <= beta_rtol``
         (used by :mod:`~rdtheory.machines.optimal_sets`, which needs the optimal slope).
 
     Returns
     -------
-    RatePoints with shapes ``(B, K)`` (or ``(K,)`` for a single problem).
+    RatePoints with shapes ``(B, K)`` (or ``(K,)`` for a single problem); answers whose gap
+    is above ``tol`` have ``converged`` False and raise an
+    :class:`~rdtheory.discrete.UnconvergedWarning`.
 
-    Each step solves every unfinished problem at the midpoint (in log beta) of its bracket,
-    warm-started from the closer end; the certificate is recomputed from all solves.
+    This is :func:`rdtheory.discrete.certified_search` with ``at="distortion"`` (which owns the
+    slope search, padding, deduplication and certificate).
+
+    References
+    ----------
+    R. E. Blahut, "Computation of channel capacity and rate-distortion functions", IEEE
+    Trans. Inf. Theory 18(4):460-473, 1972.
     """
     single = np.asarray(p).ndim == 1
-    p = probability_vector(np.atleast_2d(p), "p")
-    d = distortion_matrix(d, "d", n=p.shape[-1])
-    if d.ndim == 2:
-        d = np.broadcast_to(d, (p.shape[0],) + d.shape)
-    if d.ndim != 3 or d.shape[0] != p.shape[0]:
-        raise ValueError(f"d must have shape (B, n, m) matching p (B, n); got p {p.shape}, d {d.shape}")
-    B, n, m = d.shape
-    D = as_finite_array(D, "D")
-    if D.ndim == 0:
-        D = np.full((B, 1), float(D))
-    elif D.ndim == 1:
-        D = np.broadcast_to(D[None, :], (B, D.shape[0]))
-    if D.shape[0] != B:
-        raise ValueError(f"D must have shape (B, K) with B={B} problems, (K,) or be a scalar; got {D.shape}")
-    K = D.shape[1]
-    P = B * K
-    pp = np.repeat(p, K, axis=0)                # (P, n)
-    dd = np.repeat(d, K, axis=0)                # (P, n, m)
-    DD = D.reshape(P).astype(np.float64)
-    dmin = np.einsum("pn,pn->p", pp, dd.min(-1))
-    col = np.einsum("pn,pnm->pm", pp, dd)
-    dmax = col.min(-1)
-    scale = np.maximum(dmax - dmin, 1e-300)
-    if np.any(DD < dmin - 1e-12 * scale):
-        i = int(np.argmax(dmin - DD))
-        raise ValueError(f"D={DD[i]:g} is below the minimum achievable distortion D_min={dmin[i]:.12g} of "
-                         f"problem {i // K}; choose D >= D_min")
-    zero = DD >= dmax
-    # outputs
-    rate = np.zeros(P)
-    lower = np.zeros(P)
-    dist = np.where(zero, dmax, DD)
-    beta_out = np.zeros(P)
-    bracketed = np.ones(P, dtype=bool)
-    q_out = np.zeros((P, n, m))
-    q_out[np.arange(P), :, np.argmin(col, -1)] = 1.0
-    act = np.flatnonzero(~zero)
-    if act.size:
-        _bisect(pp[act], dd[act], DD[act], dmin[act], dmax[act], tol, max_steps, beta_rtol, max_iter,
-                rate, lower, dist, beta_out, q_out, bracketed, act)
-    shape = (B, K)
-    out = RatePoints(D.astype(np.float64).reshape(shape), rate.reshape(shape), lower.reshape(shape),
-                     dist.reshape(shape), beta_out.reshape(shape), q_out.reshape(shape + (n, m)),
-                     bracketed.reshape(shape))
+    res = certified_search(p, d, D, at="distortion", tol=tol, max_solves=max_steps + 1 + MAX_EXPAND,
+                           beta_rtol=beta_rtol, max_iter=max_iter)
+    out = RatePoints(res.target, res.rate, res.lower, res.distortion, res.beta, res.q, res.bracketed, res.converged)
     if single:
         out = RatePoints(*(np.asarray(x)[0] for x in out))
     return out
-
-
-def _bucket(k: int, least: int = 8) -> int:
-    """Sizes are padded to powers of two so the engine compiles once per bucket, not per shape."""
-    return max(least, 1 << (int(k) - 1).bit_length())
-
-
-def solve_padded(p, d, beta, *, tol: float, init=None, method: str = "accelerated", max_iter: int = 100_000):
-    r"""The engine's :func:`~rdtheory.discrete.blahut_arimoto` on a batch, padded to bucket shapes.
-
-    ``p`` (P, n), ``d`` (P, n, m), ``beta`` (P,), ``init`` (P, m) or None. The batch is padded
-    to a power of two (repeating the last problem), the source with zero-probability symbols
-    and the reproductions with columns ``max_row d + 1`` — strictly worse than every real
-    column in every row, so (merging such a column into any real one is a deterministic
-    post-processing that lowers both rate and distortion) the padded problem has exactly the
-    same R(D) and optimal codes. Compiling once per bucket instead of once per model shape
-    is what makes many small, differently sized models cheap. Results are cropped back.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    d = np.asarray(d, dtype=np.float64)
-    beta = np.broadcast_to(np.asarray(beta, dtype=np.float64), p.shape[:1])
-    P0, n0, m0 = d.shape
-    # identical columns (e.g. reproductions with the same task output) are solved once: moving
-    # mass between copies changes neither rate nor distortion, and the interior-point rounds
-    # of the engine stall on the resulting singular Hessian
-    keep, rep_pos = [], []
-    for i in range(P0):
-        _, first, inv = np.unique(d[i].T, axis=0, return_index=True, return_inverse=True)
-        k = np.sort(first)
-        pos = np.empty(m0, dtype=np.int64)
-        pos[k] = np.arange(k.size)
-        keep.append(k)
-        rep_pos.append(pos[first[np.ravel(inv)]])   # column c -> position of its representative
-    mk = max(k.size for k in keep)
-    P, n, m = _bucket(P0, 32), _bucket(n0), _bucket(mk)
-    pp = np.zeros((P, n))
-    pp[:P0, :n0] = p
-    pp[P0:] = pp[P0 - 1]
-    dd = np.zeros((P, n, m))
-    ii = np.zeros((P, m))
-    init = None if init is None else np.maximum(np.asarray(init, dtype=np.float64), 0.0)
-    for i, k in enumerate(keep):
-        dd[i, :n0, :k.size] = d[i][:, k]
-        dd[i, :n0, k.size:] = d[i].max(-1, keepdims=True) + 1.0
-        if init is None:
-            ii[i, :k.size] = 1.0 / k.size
-        else:   # the mass of every copy goes to its representative
-            np.add.at(ii[i], rep_pos[i], init[i])
-            if ii[i].sum() <= 0:
-                ii[i, :k.size] = 1.0 / k.size
-    dd[P0:] = dd[P0 - 1]
-    ii[P0:] = ii[P0 - 1]
-    bb = np.concatenate([beta, np.repeat(beta[-1:], P - P0)])
-    res = blahut_arimoto(pp, dd, bb, tol=tol, init=ii, method=method, max_iter=max_iter)
-    bad = ~(np.isfinite(res.r).all(-1) & np.isfinite(res.lower) & np.isfinite(res.distortion)
-            & np.isfinite(res.intercept))
-    if bad.any() and method == "accelerated":
-        # engine issue (docs/machines.md): the accelerated method can return NaN from a warm
-        # start; SQUAREM from the same start gives the same kind of certificate
-        alt = blahut_arimoto(pp, dd, bb, tol=tol, init=ii, method="squarem", max_iter=max_iter)
-        res = _where(bad, alt, res)
-    if not (np.isfinite(res.r[:P0]).all() and np.isfinite(res.lower[:P0]).all()):
-        raise RuntimeError("the R(D) engine returned non-finite values for some problems")
-    q = np.zeros((P0, n0, m0))
-    r = np.zeros((P0, m0))
-    for i, k in enumerate(keep):
-        q[i][:, k] = res.q[i, :n0, :k.size]
-        r[i, k] = res.r[i, :k.size]
-    return type(res)(res.rate[:P0], res.lower[:P0], res.distortion[:P0], res.beta[:P0], res.intercept[:P0],
-                     q, r, res.iterations[:P0], res.newton_steps[:P0], res.converged[:P0])
-
-
-def _bisect(p, d, D, dmin, dmax, tol, max_steps, beta_rtol, max_iter, rate, lower, dist, beta_out, q_out, bracketed, idx):
-    P, n, m = d.shape
-    excess = d - d.min(-1, keepdims=True)
-    spread = np.einsum("pn,pn->p", p, excess.mean(-1))
-    pos = np.where(excess > 0, excess, np.inf).min((-2, -1))
-    pos = np.where(np.isfinite(pos), pos, 1.0)
-    lo = np.log(0.1 / np.maximum(spread, 1e-300))
-    hi = np.log(np.maximum(30.0 / pos, 10.0 * np.exp(lo)))
-    tol_solve = tol / 4
-    lines = np.zeros(P)  # best supporting line at D (bits), clipped at 0
-
-    def solve(logb, init=None):
-        if init is not None:
-            # keep every reproduction alive: a warm start with ~1e-300 mass on a point that the
-            # new slope needs costs the engine ~1e5 multiplicative steps (docs/machines.md)
-            init = 0.99 * np.asarray(init) + 0.01 / m
-        # a capped iteration count keeps one stubborn problem from holding up a vmapped batch;
-        # the certificate holds for any iterate, and later steps are warm-started
-        res = solve_padded(p, d, np.exp(logb), tol=tol_solve, init=init, max_iter=max_iter)
-        np.maximum(lines, res.intercept - res.beta / LN2 * D, out=lines)
-        return res
-
-    ra = solve(lo)
-    rb = solve(hi, init=ra.r)
-    # expand the bracket where needed: a must have D_a >= D, b must have D_b <= D
-    for _ in range(12):
-        need_a = ra.distortion < D
-        need_b = rb.distortion > D
-        if not (need_a.any() or need_b.any()):
-            break
-        lo = np.where(need_a, lo - math.log(4.0), lo)
-        hi = np.where(need_b, hi + math.log(4.0), hi)
-        if need_a.any():
-            new = solve(lo, init=ra.r)
-            ra = _where(need_a, new, ra)
-        if need_b.any():
-            new = solve(hi, init=rb.r)
-            rb = _where(need_b, new, rb)
-    ok_b = rb.distortion <= D
-    for step in range(max_steps + 1):
-        lam = np.where(ra.distortion == rb.distortion, 1.0,
-                       (ra.distortion - D) / np.where(ra.distortion == rb.distortion, 1.0, ra.distortion - rb.distortion))
-        lam = np.clip(lam, 0.0, 1.0)
-        q = lam[:, None, None] * rb.q + (1 - lam)[:, None, None] * ra.q
-        up = mutual_information(p, q)
-        done = (up - np.minimum(lines, up) <= tol) | ~ok_b
-        if beta_rtol is not None:
-            done &= (np.exp(hi - lo) - 1.0 <= beta_rtol) | ~ok_b
-        if done.all() or step == max_steps:
-            break
-        mid = 0.5 * (lo + hi)
-        closer_b = np.abs(rb.distortion - D) < np.abs(ra.distortion - D)
-        init = np.where(closer_b[:, None], rb.r, ra.r)
-        new = solve(mid, init=init)
-        go_a = (new.distortion >= D) & ~done
-        go_b = (new.distortion < D) & ~done
-        ra = _where(go_a, new, ra)
-        rb = _where(go_b, new, rb)
-        lo = np.where(go_a, mid, lo)
-        hi = np.where(go_b, mid, hi)
-    rate[idx] = up
-    lower[idx] = np.minimum(np.maximum(lines, 0.0), up)
-    dist[idx] = np.einsum("pn,pnm->p", p, q * d)
-    beta_out[idx] = np.where(lam >= 0.5, rb.beta, ra.beta)
-    q_out[idx] = q
-    bracketed[idx] = ok_b
-
-
-def _where(mask, new, old):
-    def pick(a, b):
-        a, b = np.asarray(a), np.asarray(b)
-        mk = mask.reshape(mask.shape + (1,) * (a.ndim - 1))
-        return np.where(mk, a, b)
-    return type(old)(*(pick(a, b) for a, b in zip(new, old)))
 
 
 def rate(model: FiniteTaskModel, D, *, cut: Layer = 0, target: Layer = -1, direct: bool = False,

@@ -54,6 +54,7 @@ import numpy as np
 from scipy import stats
 
 from .._validation import as_finite_array
+from ..info import LN2 as _LN2
 from ._checks import (_check_class_counts, _check_family, _check_lengths, _check_options, _prepare_x,
                       _prepare_y)
 
@@ -62,7 +63,6 @@ __all__ = [
     "pointwise_v_information", "paired_difference",
 ]
 
-_LN2 = math.log(2.0)
 
 
 @dataclasses.dataclass(frozen=True)

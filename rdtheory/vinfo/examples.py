@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..info import binary_entropy, mutual_information
+from ..info import LN2 as _LN2, binary_entropy, mutual_information
 from .estimators import VInformation, paired_difference, v_information
 from .families import LinearGaussianFamily, LogisticFamily, MLPFamily, TabularFamily
 
@@ -27,7 +27,6 @@ __all__ = [
     "DigitsTradeoff", "digits_transforms", "digits_tradeoff", "tradeoff_gain",
 ]
 
-_LN2 = math.log(2.0)
 
 #: A fixed 4x3 joint p(x, y) with dependent X, Y (used by tests, claims and the bias figure).
 EXAMPLE_JOINT = np.array([[0.20, 0.05, 0.05],
