@@ -68,14 +68,14 @@ def _engine_missing() -> str | None:
 #: Which checks in each row are identities (true by construction of the model or of another row) and
 #: which are measurements that a regression in rdtheory.toy / the estimators could make fail.
 KINDS = {
-    "toy.rho_x_analytic": "measurement: rho_X by Gauss-Legendre quadrature of the model's definition (toy.g, U_RANGE, "
+    "toy.rho_x_analytic": "measurement: rho_X by Gauss-Legendre quadrature of the model's definition (U_RANGE, "
                           "V_RANGE), vs the paper's 0.48; the hand-derived closed form 48/100.16 is compared with it",
-    "toy.rho_y_analytic": "measurement: rho_Y by Gauss-Legendre quadrature of Y = toy.g(X) over the input distribution, "
-                          "vs the paper's 725; the hand-derived closed form 29/0.04 is compared with it",
+    "toy.rho_y_analytic": "measurement: rho_Y by Gauss-Legendre quadrature of Y = toy.g(X) over the input "
+                          "distribution, vs the paper's 725; the hand-derived closed form 29/0.04 is compared with it",
     "toy.rho_x_sampled": "measurement: plug-in rho on samples (bootstrap CI) vs the closed form",
     "toy.rho_y_sampled": "measurement: plug-in rho on samples (bootstrap CI) vs the closed form",
-    "toy.eq20_rho_x_le_rho_y": "analytic part: identity (0.48 <= 725 follows from the two analytic rows, it cannot fail "
-                               "unless they do); sampled part: a measurement, but with a 1500x gap it has no power "
+    "toy.eq20_rho_x_le_rho_y": "analytic part: identity (0.48 <= 725 follows from the two analytic rows, it cannot "
+                               "fail unless they do); sampled part: a measurement, but with a 1500x gap it has no power "
                                "against a plausible regression of the estimator (the *_sampled rows test that)",
     "toy.codebook_1bit_x": "measurement: codebook learned by Lloyd/k-means vs the derived optimum",
     "toy.codebook_1bit_y": "measurement: codebook learned by Lloyd/k-means vs the derived optimum",

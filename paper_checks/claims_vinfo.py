@@ -121,10 +121,11 @@ def gaussian_decoder(quick: bool):
                 f"difference {best - lin_best:.3f}",
                 measured=f"MLP {res.value:.3f}; linear {lin.value:.3f}; paired difference {d.value:.3f}",
                 tolerance=f"MLP [-{APPROX + Z999 * res.stderr:.3f}, +{Z999 * res.stderr:.3f}]; linear "
-                          f"+-{Z999 * lin.stderr:.3f}; difference [-{APPROX + Z999 * d.stderr:.3f}, +{Z999 * d.stderr:.3f}]",
-                tolerance_why=f"99.9 % intervals of the held-out mean PVI (MLP, linear) and of the paired PVI difference "
-                              f"(same rows); plus {APPROX} bits one-sided for the 16-unit network's approximation error. "
-                              "Recomputed",
+                          f"+-{Z999 * lin.stderr:.3f}; difference [-{APPROX + Z999 * d.stderr:.3f}, "
+                          f"+{Z999 * d.stderr:.3f}]",
+                tolerance_why=f"99.9 % intervals of the held-out mean PVI (MLP, linear) and of the paired PVI "
+                              f"difference (same rows); plus {APPROX} bits one-sided for the 16-unit network's "
+                              "approximation error. Recomputed",
                 status=decoder_verdict(res, lin, d, best, lin_best),
                 details={"mlp_stderr": res.stderr, "linear_stderr": lin.stderr, "difference_stderr": d.stderr,
                          "difference_ci95": [d.ci_low, d.ci_high]})
@@ -243,7 +244,8 @@ def digits_tradeoff_claim(quick: bool):
     return make("vinfo.digits_base_tradeoff", expected=f"a beta window with dI_Va > 0 and dI_Vb >= -{BASE_LOSS} "
                 "bits (95 % bounds, vs the beta = 0 choice)",
                 measured=f"trade-off window: {where} ({len(window)} of {len(segs) - 1} choices beyond beta = 0); "
-                         f"the slides' beta = 0.01 picks {slides!r} ({'the beta = 0 choice' if slides == res.names[i0] else 'a new choice'})",
+                         f"the slides' beta = 0.01 picks {slides!r} "
+                         f"({'the beta = 0 choice' if slides == res.names[i0] else 'a new choice'})",
                 tolerance=BASE_LOSS,
                 tolerance_why="'similar base RD' made quantitative: 0.1 bits = 3 % of log2(10); bounds are 95 % "
                 "paired intervals over the same folds. beta is scanned, not fixed: the slides' beta = 0.01 weights "

@@ -111,8 +111,8 @@ def binomial_band(nominal: float, reps: int, level: float = 0.999) -> tuple[floa
     """Central ``level`` band of the hit *rate* of ``Binomial(reps, nominal)`` (two-sided)."""
     from scipy.stats import binom
 
-    a = (1.0 - level) / 2
-    return float(binom.ppf(a, reps, nominal)) / reps, float(binom.isf(a, reps, nominal)) / reps
+    lo, hi = binom.interval(level, reps, nominal)
+    return float(lo) / reps, float(hi) / reps
 
 
 def coverage_verdict(hits: int, reps: int, nominal: float = 0.95) -> str:
