@@ -240,7 +240,10 @@ def digits_tradeoff_claim(quick: bool):
             f"{gb.ci_high:+.3f}], dI_Va {ga.value:+.2f} [{ga.ci_low:+.2f}, {ga.ci_high:+.2f}]"
             for (lo, hi, i), (gb, ga) in zip(segs, gains)}
     slides = next(res.names[i] for lo, hi, i in segs if lo <= 0.01 < hi)
-    where = ", ".join(f"beta in [{lo:.4g}, {hi:.4g})" for lo, hi in window) or "none"
+    merged = []  # adjacent argmax segments form one beta range
+    for lo, hi in window:
+        merged = merged[:-1] + [(merged[-1][0], hi)] if merged and merged[-1][1] == lo else merged + [(lo, hi)]
+    where = ", ".join(f"beta in [{lo:.4g}, {hi:.4g})" for lo, hi in merged) or "none"
     return make("vinfo.digits_base_tradeoff", expected=f"a beta window with dI_Va > 0 and dI_Vb >= -{BASE_LOSS} "
                 "bits (95 % bounds, vs the beta = 0 choice)",
                 measured=f"trade-off window: {where} ({len(window)} of {len(segs) - 1} choices beyond beta = 0); "
