@@ -117,7 +117,8 @@ def depth_checks(rows) -> list[dict]:
         sig = all(b["rho_low"] > a["rho_high"] for a, b in zip(chain, chain[1:]))
         lv = [c["rho"] for c in rs]
         out.append({"dataset": ds, "model": model, "weights": w, "layers": [c["layer"] for c in chain],
-                    "rho": vals, "non_decreasing": mono, "every_step_significant": sig,
+                    "rho": vals, "rho_low": [c["rho_low"] for c in chain], "rho_high": [c["rho_high"] for c in chain],
+                    "non_decreasing": mono, "every_step_significant": sig,
                     "layers_non_decreasing": all(b >= a for a, b in zip(lv, lv[1:])),
                     "paper_rho": [c["paper_rho"] for c in chain],
                     "accuracy": rs[0]["test_accuracy"], "checkpoint": rs[0]["checkpoint"]})

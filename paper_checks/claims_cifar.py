@@ -111,8 +111,34 @@ for _depth, _acc in ((20, 0.810), (56, 0.832)):
     _make()
 
 
+# ----------------------------------------------------------------------------- orderings on intervals
+ORDER_WHY = ("an ordering is decided on the 95% basic group-bootstrap intervals (20 groups over the test images): "
+             "a step is '<' only when the next layer's interval lies wholly above, '>' when wholly below, and '~' "
+             "(a tie: the data cannot order them) when the intervals overlap; 'increases' (and Eq. 20's <=, taken as "
+             "shown) needs '<' at every step, so a tie fails it and is reported as a tie")
+
+
+def order_steps(low, high) -> list[str]:
+    """Each step of a chain of intervals ``[low[k], high[k]]``: ``'<'`` (next wholly above),
+    ``'>'`` (next wholly below) or ``'~'`` (overlap: a tie)."""
+    return ["<" if lo1 > hi0 else ">" if hi1 < lo0 else "~"
+            for lo0, hi0, lo1, hi1 in zip(low, high, low[1:], high[1:])]
+
+
+def increases_verdict(chains) -> str:
+    """``pass`` when every step of every chain ``(low, high)`` is ``'<'`` (intervals separate upward)."""
+    return PASS if all(set(order_steps(lo, hi)) <= {"<"} for lo, hi in chains) else FAIL
+
+
+def _chain_text(layers, rho, low, high) -> str:
+    """``input 0.057 [0.05, 0.06] < layer1 ...``: the chain with the decided step symbols."""
+    steps = order_steps(low, high) + [""]
+    return " ".join(f"{n} {v:.4g} [{lo:.4g}, {hi:.4g}] {s}".rstrip()
+                    for n, v, lo, hi, s in zip(layers, rho, low, high, steps))
+
+
 # ----------------------------------------------------------------------------- Table I / Eq. 20
-def _table_claim(cid: str, quick: bool, key: str, what: str):
+def _table_claim(cid: str, quick: bool, with_input: bool, what: str):
     why = _missing()
     if why:
         return skipped(cid, why)
@@ -120,31 +146,34 @@ def _table_claim(cid: str, quick: bool, key: str, what: str):
     trained = [c for c in checks if c["weights"] == "trained"]
     if not trained:
         return skipped(cid, "no trained checkpoints: " + "; ".join(notes))
-    ok = all(c[key] for c in trained)
-    measured = {c["checkpoint"]: dict(zip(c["layers"], [round(v, 4) for v in c["rho"]])) for c in trained}
+    skip = 0 if with_input else 1  # chain[0] is the input row
+    chains = [(c["rho_low"][skip:], c["rho_high"][skip:]) for c in trained]
+    measured = {c["checkpoint"]: _chain_text(*(c[k][skip:] for k in ("layers", "rho", "rho_low", "rho_high")))
+                for c in trained}
     paper = {c["checkpoint"]: dict(zip(c["layers"], c["paper_rho"])) for c in trained}
-    return make(cid, expected=what, measured=measured, tolerance="order only",
-                tolerance_why="an ordering; our reduced-width, few-epoch cpu models cannot match the paper's values "
-                              "(listed in details beside ours with each config). Random-init controls in details.",
-                status=PASS if ok else FAIL,
+    return make(cid, expected=what, measured=measured, tolerance="95% intervals separate at every step",
+                tolerance_why=ORDER_WHY + ". Our reduced-width, few-epoch cpu models cannot match the paper's values "
+                              "(listed in details beside ours with each config); rho is recomputed from the committed "
+                              "checkpoints (weights read from experiments/checkpoints/, not retrained)",
+                status=increases_verdict(chains),
                 details={"checks": checks, "paper": paper, "notes": notes,
                          "configs": sorted({r["config"] for r in rows}), "n_images": rows[0]["n_images"]})
 
 
 @claim("cifar.table1_layers_increase", f"{REF}, Table I",
-       "rho (MSE) increases over the listed layers for every trained model: VGG16 features.19 <= .26 <= .32, "
-       "ResNet50 layer2 <= layer3 <= layer4 (CIFAR-10 JPEG, committed cpu checkpoints)")
+       "rho (MSE) increases over the listed layers for every trained model: VGG16 features.19 < .26 < .32, "
+       "ResNet50 layer2 < layer3 < layer4 (CIFAR-10 JPEG, committed cpu checkpoints), each step beyond its interval")
 def table1_layers(quick: bool):
-    return _table_claim("cifar.table1_layers_increase", quick, "layers_non_decreasing",
-                        "non-decreasing over the listed layers for every trained checkpoint")
+    return _table_claim("cifar.table1_layers_increase", quick, False,
+                        "'<' at every step over the listed layers, for every trained checkpoint")
 
 
 @claim("cifar.table1_eq20_with_input", f"{REF}, Eq. 20 with Table I's input row",
        "rho_X <= rho_Y1 <= rho_Y2 <= rho_Y3 including the input for every trained model (the paper's own ResNet50 "
        "rows have layer2 below the input: 0.021 < 0.038 on CIFAR-10)")
 def table1_eq20(quick: bool):
-    return _table_claim("cifar.table1_eq20_with_input", quick, "non_decreasing",
-                        "input <= each listed layer in order, for every trained checkpoint")
+    return _table_claim("cifar.table1_eq20_with_input", quick, True,
+                        "'<' at every step from the input over the listed layers, for every trained checkpoint")
 
 
 @claim("cifar.resnet_stages_eq20", f"{REF}, Eq. 20 (beyond the paper: pretrained ResNet-20/56)",
@@ -156,19 +185,23 @@ def resnet_stages(quick: bool):
     if why:
         return skipped(cid, why)
     df, meta = _profile(quick)
-    measured, ok, per_block = {}, True, {}
+    measured, chains, per_block = {}, [], {}
     for name in df.model.unique():
         sub = df[(df.model == name) & (df.weights == "pretrained")].set_index("layer")
         n = (int(name[len("resnet"):]) - 2) // 6
         chain = ["input", f"layer1.{n - 1}", f"layer2.{n - 1}", f"layer3.{n - 1}", "avgpool"]
-        vals = [float(sub.loc[c, "rho"]) for c in chain]
-        measured[name] = dict(zip(chain, [round(v, 4) for v in vals]))
-        ok &= all(b >= a for a, b in zip(vals, vals[1:]))
-        seq = sub.sort_values("index")["rho"].to_numpy()
-        per_block[name] = {"blocks": int(seq.size - 1), "decreases": int((seq[1:] < seq[:-1]).sum())}
-    return make(cid, expected="non-decreasing across stage ends", measured=measured, tolerance="order only",
-                tolerance_why="ordering claim; block-by-block decreases (not claimed) are counted in details",
-                status=PASS if ok else FAIL, details={"per_block": per_block, "n_images": meta["n_images"]})
+        cols = [[float(sub.loc[c, k]) for c in chain] for k in ("rho", "rho_low", "rho_high")]
+        measured[name] = _chain_text(chain, *cols)
+        chains.append((cols[1], cols[2]))
+        seq = sub.sort_values("index")
+        steps = order_steps(seq["rho_low"].to_numpy(), seq["rho_high"].to_numpy())
+        per_block[name] = {"blocks": len(steps), **{k: steps.count(s) for k, s in
+                                                    (("increases", "<"), ("ties", "~"), ("decreases", ">"))}}
+    return make(cid, expected="'<' at every step across the stage ends", measured=measured,
+                tolerance="95% intervals separate at every step",
+                tolerance_why=ORDER_WHY + "; block-by-block steps (not claimed) are counted in details, decided "
+                              "the same way. Recomputed from the shipped pretrained weights",
+                status=increases_verdict(chains), details={"per_block": per_block, "n_images": meta["n_images"]})
 
 
 @claim("cifar.resnet_deepest_highest", f"{REF}, Table I (bold = highest per model; beyond the paper: ResNet-20/56)",

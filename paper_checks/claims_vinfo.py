@@ -2,8 +2,12 @@
 
 Known answers of Xu et al. (ICLR 2020) -- the unrestricted family gives Shannon MI, the
 linear-Gaussian family recovers -1/2 log2(1 - r^2), a family without access to X gives 0,
-V-information grows under computation and is asymmetric -- the estimator's finite-sample
-behaviour, and the scalable-coding slides' base-layer trade-off on sklearn's digits.
+V-information grows under computation and is asymmetric -- the scalable-coding slides'
+base-layer trade-off on sklearn's digits, and the figures (the bias-vs-n figure too). The
+estimator's finite-sample claims (bias, convergence, coverage) are in
+``claims_vinfo_estimator.py``. Decisions that were tightened for issue 18 are pure functions
+(``decoder_verdict``, ``argmax_segments``/``tradeoff_verdict``) exercised by
+``tests/test_claim_mutations_vinfo_toy_cifar.py``.
 """
 from __future__ import annotations
 
@@ -68,26 +72,6 @@ def tabular_equals_plugin_mi(quick: bool):
                 tolerance_why="exact identity; float64 round-off only", status=within(measured, expected, 1e-10))
 
 
-@claim("vinfo.tabular_converges_to_mi", f"{XU}: V = all predictors gives Shannon MI",
-       "The tabular estimate converges to the true MI of a known 4x3 joint; after the Miller-Madow term "
-       "(kx-1)(ky-1)/(2n ln2) its error is within 4 delta-method standard deviations")
-def tabular_converges(quick: bool):
-    from rdtheory.info import mutual_information
-    from rdtheory.vinfo import TabularFamily, v_information
-    from rdtheory.vinfo.examples import EXAMPLE_JOINT, first_order_bias, plugin_mi_sd, sample_discrete
-
-    n = 100_000 if quick else 1_000_000
-    truth = mutual_information(EXAMPLE_JOINT)
-    x, y = sample_discrete(EXAMPLE_JOINT, n, seed=1)
-    est = v_information(x, y, TabularFamily(alpha=0.0), split="none").value
-    bias = first_order_bias(6, n)
-    tol = 4 * plugin_mi_sd(EXAMPLE_JOINT, n)
-    return make("vinfo.tabular_converges_to_mi", expected=_r(truth, 6), measured=_r(est - bias, 6),
-                tolerance=_r(tol, 6), tolerance_why=f"4 sd of the plug-in MI at n={n} (delta method); measured is "
-                f"the estimate {est:.6f} minus the Miller-Madow bias {bias:.2e}",
-                status=within(est - bias, truth, tol), details={"n": n, "raw_estimate": est})
-
-
 @claim("vinfo.gaussian_linear", f"{XU}: linear-Gaussian family on jointly Gaussian data",
        "For jointly Gaussian (X, Y) with correlation r = 0.8, the linear-Gaussian family's V-information is "
        "-1/2 log2(1 - r^2) = 0.737 bits")
@@ -105,28 +89,50 @@ def gaussian_linear(quick: bool):
                 status=within(res.value, truth, tol), details={"ci95": [res.ci_low, res.ci_high], "n": res.n_eval})
 
 
+APPROX = 0.05  # bits, one-sided: a 16-unit tanh network's approximation error of sin(2x) (measured ~0.01)
+
+
+def decoder_verdict(mlp, lin, diff, best: float, lin_best: float) -> str:
+    """``pass`` when the MLP reaches ``best``, the linear decoder ``lin_best``, and their paired difference
+    ``best - lin_best`` (bits), each within its 99.9 % interval (``.value``/``.stderr`` records);
+    the MLP (and the difference) may fall short by :data:`APPROX` more."""
+    ok_mlp = best - APPROX - Z999 * mlp.stderr <= mlp.value <= best + Z999 * mlp.stderr
+    ok_lin = abs(lin.value - lin_best) <= Z999 * lin.stderr
+    gap = best - lin_best
+    ok_diff = gap - APPROX - Z999 * diff.stderr <= diff.value <= gap + Z999 * diff.stderr and diff.ci_low > 0
+    return PASS if ok_mlp and ok_lin and ok_diff else FAIL
+
+
 @claim("vinfo.gaussian_decoder_callable", "slides' V_a (Gaussian decoder family)",
        "A trainable JAX MLP decoder family N(g(x), s^2) on Y = sin(2X) + 0.3 N reaches the analytic "
-       "1/2 log2(Var Y / 0.09) = 1.356 bits, which the linear decoder (0.096 bits) cannot")
+       "1/2 log2(Var Y / 0.09) = 1.356 bits, which the linear decoder (analytic 0.096 bits) cannot: the paired "
+       "difference (same data, same split) is the analytic 1.260 bits")
 def gaussian_decoder(quick: bool):
-    from rdtheory.vinfo import GaussianDecoderFamily, LinearGaussianFamily, jax_mlp, v_information
+    from rdtheory.vinfo import GaussianDecoderFamily, LinearGaussianFamily, jax_mlp, paired_difference, v_information
 
     rng = np.random.default_rng(0)
     n = 4000 if quick else 20000
     x = rng.standard_normal((n, 1))
     y = np.sin(2 * x) + 0.3 * rng.standard_normal((n, 1))
-    var_y = (1 - math.exp(-8)) / 2 + 0.09
+    var_y = (1 - math.exp(-8)) / 2 + 0.09  # Var sin(2X) = (1 - e^-8)/2 for X ~ N(0, 1), plus the noise 0.09
     best = 0.5 * math.log2(var_y / 0.09)
+    lin_best = 0.5 * math.log2(var_y / (var_y - (2 * math.exp(-2)) ** 2))  # Cov(X, sin 2X) = 2 e^-2
     params, apply = jax_mlp((1, 16, 1), seed=0)
     res = v_information(x, y, GaussianDecoderFamily(apply, init_params=params, steps=1500, learning_rate=2e-2), seed=0)
-    lin = v_information(x, y, LinearGaussianFamily(), seed=0)
-    lo, hi = best - 0.05 - Z999 * res.stderr, best + Z999 * res.stderr
-    return make("vinfo.gaussian_decoder_callable", expected=_r(best), measured=_r(res.value),
-                tolerance=f"[-{0.05 + Z999 * res.stderr:.3f}, +{Z999 * res.stderr:.3f}]",
-                tolerance_why="99.9 % interval, plus 0.05 bits one-sided for the 16-unit network's approximation error",
-                status=PASS if lo <= res.value <= hi else FAIL,
-                details={"linear_decoder_bits": lin.value, "linear_analytic_bits":
-                         0.5 * math.log2(var_y / (var_y - (2 * math.exp(-2)) ** 2))})
+    lin = v_information(x, y, LinearGaussianFamily(), seed=0)  # same default holdout split (same n, seed)
+    d = paired_difference(res, lin)
+    return make("vinfo.gaussian_decoder_callable", expected=f"MLP {best:.3f}; linear {lin_best:.3f}; "
+                f"difference {best - lin_best:.3f}",
+                measured=f"MLP {res.value:.3f}; linear {lin.value:.3f}; paired difference {d.value:.3f}",
+                tolerance=f"MLP [-{APPROX + Z999 * res.stderr:.3f}, +{Z999 * res.stderr:.3f}]; linear "
+                          f"+-{Z999 * lin.stderr:.3f}; difference [-{APPROX + Z999 * d.stderr:.3f}, "
+                          f"+{Z999 * d.stderr:.3f}]",
+                tolerance_why=f"99.9 % intervals of the held-out mean PVI (MLP, linear) and of the paired PVI "
+                              f"difference (same rows); plus {APPROX} bits one-sided for the 16-unit network's "
+                              "approximation error. Recomputed",
+                status=decoder_verdict(res, lin, d, best, lin_best),
+                details={"mlp_stderr": res.stderr, "linear_stderr": lin.stderr, "difference_stderr": d.stderr,
+                         "difference_ci95": [d.ci_low, d.ci_high]})
 
 
 @claim("vinfo.no_access_zero", f"{XU}: I_V = 0 when V cannot use X",
@@ -182,64 +188,78 @@ def asymmetry(quick: bool):
 
 
 # --------------------------------------------------------------------------------------
-# the estimator's finite-sample behaviour
-# --------------------------------------------------------------------------------------
-
-@claim("vinfo.plugin_bias_miller_madow", "estimator (Miller-Madow first-order bias)",
-       "In-sample tabular V-information (plug-in MI) at n = 150 is biased up by (kx-1)(ky-1)/(2n ln2) = 0.029 bits")
-def plugin_bias(quick: bool):
-    from rdtheory.info import mutual_information
-    from rdtheory.vinfo import TabularFamily, v_information
-    from rdtheory.vinfo.examples import EXAMPLE_JOINT, first_order_bias, sample_discrete
-
-    n, reps = 150, (300 if quick else 3000)
-    truth = mutual_information(EXAMPLE_JOINT)
-    est = np.array([v_information(*sample_discrete(EXAMPLE_JOINT, n, seed=s), TabularFamily(alpha=0.0),
-                                  split="none").value for s in range(reps)])
-    bias = est - truth
-    expected = first_order_bias(6, n)
-    tol = Z999 * bias.std(ddof=1) / math.sqrt(reps) + 0.003
-    return make("vinfo.plugin_bias_miller_madow", expected=_r(expected), measured=_r(bias.mean()), tolerance=_r(tol),
-                tolerance_why=f"99.9 % interval of a mean over {reps} repetitions + 0.003 bits for O(1/n^2) terms",
-                status=within(bias.mean(), expected, tol))
-
-
-@claim("vinfo.ci_coverage", "estimator (normal interval of the mean PVI)",
-       "The 95 % normal interval of held-out linear-Gaussian V-information covers -1/2 log2(1-r^2) at its nominal rate")
-def coverage(quick: bool):
-    from rdtheory.vinfo import LinearGaussianFamily, v_information
-    from rdtheory.vinfo.examples import gaussian_mi_bits, sample_gaussian_pair
-
-    reps, r = (200 if quick else 1000), 0.5
-    truth = gaussian_mi_bits(r)
-    hits = sum(v_information(*sample_gaussian_pair(500, r, seed=s), LinearGaussianFamily(), seed=s).contains(truth)
-               for s in range(reps))
-    tol = Z999 * math.sqrt(0.95 * 0.05 / reps)
-    return make("vinfo.ci_coverage", expected=0.95, measured=hits / reps, tolerance=_r(tol),
-                tolerance_why=f"99.9 % binomial interval for {reps} repetitions", status=within(hits / reps, 0.95, tol))
-
-
-# --------------------------------------------------------------------------------------
 # the slides' base-layer trade-off
 # --------------------------------------------------------------------------------------
 
+BASE_LOSS = 0.1  # bits: "similar base RD" made quantitative, 3 % of log2(10)
+
+
+def argmax_segments(base, recon) -> list[tuple[float, float, int]]:
+    """Exact argmax of ``base[i] + beta * recon[i]`` over ``beta >= 0``: ``[(beta_from, beta_to, i), ...]``.
+
+    The upper envelope of the lines, walked from beta = 0 (argmax of ``base``, ties to the larger
+    ``recon``) to infinity: at each step the next line to overtake is the one with larger ``recon``
+    and the smallest crossing beta.
+    """
+    base, recon = np.asarray(base, float), np.asarray(recon, float)
+    i = int(np.lexsort((recon, base))[-1])
+    start, out = 0.0, []
+    while True:
+        ahead = np.flatnonzero(recon > recon[i])
+        if ahead.size == 0:
+            return out + [(start, math.inf, i)]
+        cross = (base[i] - base[ahead]) / (recon[ahead] - recon[i])
+        j = int(ahead[np.argmin(cross)])
+        out.append((start, float(cross.min()), i))
+        start, i = max(start, float(cross.min())), j
+
+
+def tradeoff_window(segments, d_base_low, d_recon_low) -> list[tuple[float, float]]:
+    """beta ranges (from :func:`argmax_segments`, first segment = the beta = 0 choice excluded) whose choice
+    gains reconstruction information (95 % lower bound ``d_recon_low > 0``) while losing at most
+    :data:`BASE_LOSS` bits of the base task (``d_base_low >= -BASE_LOSS``); gains are vs the beta = 0 choice."""
+    return [(lo, hi) for (lo, hi, _), b, a in zip(segments[1:], d_base_low[1:], d_recon_low[1:])
+            if a > 0 and b >= -BASE_LOSS]
+
+
+def tradeoff_verdict(segments, d_base_low, d_recon_low) -> str:
+    """``pass`` when some beta > 0 shows the slides' trade-off (:func:`tradeoff_window` not empty)."""
+    return PASS if tradeoff_window(segments, d_base_low, d_recon_low) else FAIL
+
+
 @claim("vinfo.digits_base_tradeoff", SLIDES,
-       "Several analysis transforms reach nearly the best I_Vb (digit label); a small reward beta = 0.03 on "
-       "I_Va(f(X) -> X) selects one that keeps the base task (loss <= 0.1 bits) and gains reconstruction information")
+       "Several analysis transforms reach nearly the best I_Vb (digit label); a small reward beta on I_Va(f(X) -> X) "
+       "selects one that keeps the base task (loss <= 0.1 bits) and gains reconstruction information. beta is not "
+       "picked: every beta >= 0 is scanned exactly and the window where the trade-off shows is reported")
 def digits_tradeoff_claim(quick: bool):
-    from rdtheory.vinfo.examples import tradeoff_gain
+    from rdtheory.vinfo import paired_difference
 
     res = _digits(quick)
-    d_base, d_recon = tradeoff_gain(res, 0.03)
-    ok = d_recon.ci_low > 0 and d_base.ci_low >= -0.1
-    i0, i1 = res.choice[0.0], res.choice[0.03]
-    return make("vinfo.digits_base_tradeoff", expected="dI_Va > 0 and dI_Vb >= -0.1 bits (95 % bounds)",
-                measured=f"dI_Vb = {d_base.value:+.3f} [{d_base.ci_low:+.3f}, {d_base.ci_high:+.3f}], "
-                         f"dI_Va = {d_recon.value:+.2f} [{d_recon.ci_low:+.2f}, {d_recon.ci_high:+.2f}]",
-                tolerance=0.1, tolerance_why="'similar base RD' made quantitative: 0.1 bits = 3 % of log2(10); "
-                "bounds are 95 % paired intervals over the same folds",
-                status=PASS if ok else FAIL,
-                details={"beta0_choice": res.names[i0], "beta0.03_choice": res.names[i1],
+    segs = argmax_segments([b.value for b in res.base], [a.value for a in res.recon])
+    i0 = segs[0][2]
+    gains = [(paired_difference(res.base[i], res.base[i0]), paired_difference(res.recon[i], res.recon[i0]))
+             for _, _, i in segs]
+    window = tradeoff_window(segs, [g[0].ci_low for g in gains], [g[1].ci_low for g in gains])
+    rows = {f"beta in [{lo:.4g}, {hi:.4g})": f"{res.names[i]}: dI_Vb {gb.value:+.3f} [{gb.ci_low:+.3f}, "
+            f"{gb.ci_high:+.3f}], dI_Va {ga.value:+.2f} [{ga.ci_low:+.2f}, {ga.ci_high:+.2f}]"
+            for (lo, hi, i), (gb, ga) in zip(segs, gains)}
+    slides = next(res.names[i] for lo, hi, i in segs if lo <= 0.01 < hi)
+    merged = []  # adjacent argmax segments form one beta range
+    for lo, hi in window:
+        merged = merged[:-1] + [(merged[-1][0], hi)] if merged and merged[-1][1] == lo else merged + [(lo, hi)]
+    where = ", ".join(f"beta in [{lo:.4g}, {hi:.4g})" for lo, hi in merged) or "none"
+    return make("vinfo.digits_base_tradeoff", expected=f"a beta window with dI_Va > 0 and dI_Vb >= -{BASE_LOSS} "
+                "bits (95 % bounds, vs the beta = 0 choice)",
+                measured=f"trade-off window: {where} ({len(window)} of {len(segs) - 1} choices beyond beta = 0); "
+                         f"the slides' beta = 0.01 picks {slides!r} "
+                         f"({'the beta = 0 choice' if slides == res.names[i0] else 'a new choice'})",
+                tolerance=BASE_LOSS,
+                tolerance_why="'similar base RD' made quantitative: 0.1 bits = 3 % of log2(10); bounds are 95 % "
+                "paired intervals over the same folds. beta is scanned, not fixed: the slides' beta = 0.01 weights "
+                "E||X^ - X|| in a loss with lambda_b, not I_Va in bits of 64 pixels, so its value does not transfer; "
+                "the argmax is piecewise constant in beta, so the exact breakpoints are listed. Recomputed",
+                status=tradeoff_verdict(segs, [g[0].ci_low for g in gains], [g[1].ci_low for g in gains]),
+                details={"segments": rows, "window": window,
                          "I_Vb": {n: b.value for n, b in zip(res.names, res.base)},
                          "I_Va": {n: a.value for n, a in zip(res.names, res.recon)}})
 
