@@ -13,10 +13,12 @@ from paper_checks import claims_codecs_toy as ct
 # ---------------------------------------------------------------- codecs-e-exact-bound (circles/squares toy)
 #: stream overhead allowance: 96 flush bits over the 20,000-sample stream (bits/sample)
 ALLOWANCE = 96 / 20_000
-#: the smallest informative gap measured (direct-supervised λ=4: 1.0032 bits/sample at error 0,
-#: R(D_upper) = 0.9974) and a few larger ones; the nothing-sending codec's gap (0 bits, error 1/2)
-INFORMATIVE_GAPS = [0.0058, 0.0093, 0.61]
-TRIVIAL_GAPS = [0.0032]
+#: recorded gaps (bits/sample) of the 20 informative points: 14 one-bit codes at 1.0032 bits/sample
+#: and error 0 (R(D_upper) = 0.9974), two at 0.0074, four multi-bit codes
+INFORMATIVE_GAPS = [0.0058] * 14 + [0.0074] * 2 + [1.6096, 2.0442, 3.0266, 3.7914]
+#: and of the 14 trivial ones: 12 codecs that send nothing (0.0032 bits/sample of flush, error 1/2) and
+#: two MSE-at-X codes at 1.13 and 1.75 bits/sample whose task error is still 1/2 (bound 0)
+TRIVIAL_GAPS = [0.0032] * 12 + [1.1328, 1.7456]
 
 
 def test_bound_verdict_recorded_passes():
