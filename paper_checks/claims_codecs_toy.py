@@ -1,13 +1,14 @@
 """Claim (e) of issue 8 and the 1-bit story of Sec. III with *learned* codecs on the circles/squares toy
 (experiment 1, ``experiments/codecs_toy.py``).
 
-The toy's rate–task-distortion function is exact, R_X(D;T) = R_Y(D;T) = 1 − h_b(D) bits/sample
-(checked against the R(D) engine by the experiment). Quick mode (``make check``) reads the
-committed ``experiments/results/codecs_toy.json`` and re-verifies it: committed codecs are
-reloaded from their ``model.pt`` and re-measured on *fresh* samples (another seed) with real
-bitstreams; rate and task error must agree with the committed numbers within their sampling
-intervals. ``--full`` re-runs the whole experiment (≈ 6–10 min on one CPU thread) into
-``cache_dir('paper_checks/codecs_toy')`` (``~/.cache/rdtheory/...``) and checks that.
+The toy's rate–task-distortion function is exact, R_X(D;T) = R_Y(D;T) = 1 − h_b(D) bits/sample.
+Quick mode (``make check``) recomputes every number of ``codecs-e-exact-bound`` and
+``codecs-toy-mse-y-vs-x`` without retraining: each committed codec (``experiments/checkpoints/codecs_toy``)
+is reloaded from its ``model.pt`` and re-measured on *fresh* samples (seed FRESH_SEED, one real
+bitstream per codec), the bound is re-checked against the R(D) engine, and the experiment's own
+summary (gaps, matched-rate table) is rebuilt from those measurements (~20 s). Only the trained
+weights are committed inputs. ``--full`` re-runs the whole experiment (≈ 6–10 min on one CPU
+thread, training included) into ``cache_dir('paper_checks/codecs_toy')`` (``~/.cache/rdtheory/...``).
 """
 from __future__ import annotations
 
@@ -50,12 +51,52 @@ def _experiment():
 
 @functools.lru_cache(maxsize=None)
 def _summary(quick: bool) -> dict:
-    if quick:
-        return json.loads(RESULTS.read_text())
+    """The experiment's summary rebuilt from the committed codecs re-measured on fresh samples (quick),
+    or from a full re-run of the experiment, training included (``--full``)."""
     exp = _experiment()
+    if quick:
+        return exp.summarize(_fresh_results(exp), exp.engine_check())
     exp.main(["--out-root", str(SCRATCH / "runs"), "--results", str(SCRATCH / "codecs_toy.json"),
               "--figure", str(SCRATCH / "codecs_toy.png")])
     return json.loads((SCRATCH / "codecs_toy.json").read_text())
+
+
+def _fresh_results(exp, n: int | None = None) -> dict[str, list[dict]]:
+    """Every committed toy codec reloaded and measured as one real stream on ``n`` fresh samples
+    (seed FRESH_SEED; default: the committed test size), in the form ``exp.summarize`` takes."""
+    import dataclasses
+
+    import torch
+
+    from rdtheory.codecs.train import TASKS, CodecConfig
+
+    torch.set_num_threads(1)
+    committed = json.loads(RESULTS.read_text())
+    n = n or committed["n_test"]
+    out: dict[str, list[dict]] = {}
+    test = None
+    for f in sorted(RUNS.glob("*/lmbda=*/result.json")):
+        r = json.loads(f.read_text())
+        cfg = dataclasses.replace(CodecConfig.from_dict(r["config"]), test_n=n, seed=FRESH_SEED - 1,
+                                  out_dir=str(f.parent))
+        if test is None:  # the toy's test set depends on (test_n, seed) only: one set for every codec
+            test = TASKS["toy"].data(cfg, "test")
+        out.setdefault(f.parent.parent.name, []).append(
+            {"config": r["config"], "bpp": r["bpp"], "one_stream": exp.one_stream(cfg, test)})
+    return out
+
+
+def informative(p: dict, allowance: float) -> bool:
+    """A codec point that can meet the bound at all: R(D_upper) > 0 (the error interval lies below 1/2)
+    and it sends more than the stream overhead. Elsewhere gap = rate − 0 ≥ 0 holds for any code."""
+    return p["R_at_error_upper"] > 0.0 and p["rate"] > allowance
+
+
+def bound_verdict(informative_gaps: list[float], other_gaps: list[float], allowance: float) -> str:
+    """``pass`` when there is at least one informative point (else the check is vacuous) and no gap,
+    informative or not, is below ``-allowance`` (bits/sample)."""
+    gaps = list(informative_gaps) + list(other_gaps)
+    return PASS if informative_gaps and min(gaps) >= -allowance else FAIL
 
 
 @claim("codecs-e-exact-bound", REF,
@@ -67,23 +108,33 @@ def exact_bound(quick: bool):
     if why:
         return skipped(cid, why)
     s = _summary(quick)
+    allowance = s["stream_overhead_allowance_bits_per_sample"]
     pts = [(name, p) for name, ps in s["sweeps"].items() for p in ps]
-    worst_name, worst = min(pts, key=lambda t: t[1]["gap"])
-    below = [f"{n} λ={p['lmbda']:g}" for n, p in pts if p["below_bound"]]
+    info = [(n, p) for n, p in pts if informative(p, allowance)]
+    status = bound_verdict([p["gap"] for _, p in info],
+                           [p["gap"] for n, p in pts if not informative(p, allowance)], allowance)
+    worst_name, worst = min(info or pts, key=lambda t: t[1]["gap"])
+    below = [f"{n} λ={p['lmbda']:g}" for n, p in pts if p["gap"] < -allowance]
     eng = s.get("engine_check") or {}
-    return make(cid, expected="every gap = rate - R(D_upper) >= -allowance",
-                measured=f"{len(pts)} codec points; smallest gap {worst['gap']:+.4f} bits/sample ({worst_name} "
-                         f"λ={worst['lmbda']:g}: {worst['rate']:.4f} bits/sample at error {worst['error']:.4f}); "
+    return make(cid, expected="every gap = rate - R(D_upper) >= -allowance, with at least one informative point",
+                measured=f"{len(info)} informative of {len(pts)} codec points; smallest informative gap "
+                         f"{worst['gap']:+.4f} bits/sample ({worst_name} λ={worst['lmbda']:g}: {worst['rate']:.4f} "
+                         f"bits/sample at error {worst['error']:.4f}, R(D_upper) {worst['R_at_error_upper']:.4f}); "
                          f"below: {below or 'none'}",
-                tolerance=f"allowance {s['stream_overhead_allowance_bits_per_sample']:.4f} bits/sample",
+                tolerance=f"allowance {allowance:.4f} bits/sample",
                 tolerance_why=f"D_upper = upper end of the 95% Wilson interval of the task error on "
-                              f"{s['n_test']} test samples; allowance = the rANS flush (<= 96 bits) over the "
-                              f"one-stream test set; bound checked against the R(D) engine "
-                              f"(max deviation {eng.get('max_abs_deviation_bits', float('nan')):.1e} bits, grid: "
-                              f"{eng.get('grid', 'not run')})",
-                status=FAIL if below else PASS,
+                              f"{s['n_test']} {'fresh ' if quick else ''}test samples; allowance = the rANS flush "
+                              f"(<= 96 bits) over the one-stream test set. Points with R(D_upper) = 0 or a rate within "
+                              f"the flush (the codecs that send nothing) are excluded from the smallest gap: there "
+                              f"the bound is 0 and no code can beat it. Bound checked against the R(D) engine "
+                              f"(max deviation {eng.get('max_abs_deviation_bits', float('nan')):.1e} bits, "
+                              f"recomputed)",
+                status=status,
                 details={"gaps": {f"{n} λ={p['lmbda']:g}": round(p["gap"], 5) for n, p in pts},
-                         "source": "committed results" if quick else "re-run"})
+                         "informative": [f"{n} λ={p['lmbda']:g}" for n, p in info],
+                         "source": (f"recomputed: committed model.pt re-measured on fresh samples (seed {FRESH_SEED})"
+                                    if quick else "re-run (trained here)"),
+                         "read_from": "experiments/checkpoints/codecs_toy/*/model.pt (trained weights only)"})
 
 
 def _trivial_tie(r: dict) -> bool:
@@ -91,6 +142,13 @@ def _trivial_tie(r: dict) -> bool:
     chance = r["error_x_ci"][0] > 0.45 and r["error_y_ci"][0] > 0.45
     perfect = r["error_x_ci"][1] < 0.01 and r["error_y_ci"][1] < 0.01
     return r["verdict"] == "tie" and (chance or perfect)
+
+
+def mse_verdict(rows: list[dict]) -> str:
+    """``pass`` when some matched row is 'Y better' and none is 'X better' or a non-trivial tie."""
+    matched = [r for r in rows if "rate_y" in r]
+    bad = [r for r in matched if r["verdict"] == "X better" or (r["verdict"] == "tie" and not _trivial_tie(r))]
+    return PASS if any(r["verdict"] == "Y better" for r in matched) and not bad else FAIL
 
 
 @claim("codecs-toy-mse-y-vs-x", "Sec. III-B.1 (1-bit story), Eq. 20, with learned codecs",
@@ -104,12 +162,9 @@ def mse_y_vs_x(quick: bool):
     rows = _summary(quick)["matched_rate_mse"]
     matched = [r for r in rows if "rate_y" in r]
     counts = {v: sum(r["verdict"] == v for r in matched) for v in ("Y better", "tie", "X better")}
-    ties = [f"{r['rate_x']:.2f} bits: X {r['error_x']:.3f} vs Y {r['error_y']:.3f} at {r['rate_y']:.2f} bits"
-            for r in matched if r["verdict"] == "tie"]
-    bad = [r for r in matched if r["verdict"] == "X better" or (r["verdict"] == "tie" and not _trivial_tie(r))]
-    better = [f"{r['rate_x']:.2f} bits: X {r['error_x']:.3f} vs Y {r['error_y']:.3f} at {r['rate_y']:.2f} bits"
-              for r in matched if r["verdict"] == "Y better"]
-    status = PASS if matched and better and not bad else FAIL
+    fmt = lambda r: f"{r['rate_x']:.2f} bits: X {r['error_x']:.3f} vs Y {r['error_y']:.3f} at {r['rate_y']:.2f} bits"
+    ties = [fmt(r) for r in matched if r["verdict"] == "tie"]
+    better = [fmt(r) for r in matched if r["verdict"] == "Y better"]
     return make(cid, expected="'Y better' at every matched MSE-at-X point, except trivial ties",
                 measured=f"{counts} over {len(matched)} matched points; Y better at {better}; ties at {ties}",
                 tolerance="disjoint 95% Wilson intervals",
@@ -117,8 +172,12 @@ def mse_y_vs_x(quick: bool):
                               "bits); 'Y better' needs Y's upper error bound below X's lower bound; a tie is "
                               "trivial when both lower bounds exceed 0.45 (chance) or both upper bounds are "
                               "below 0.01; one training seed per point. Literally 'at every rate' does not hold: "
-                              "ties at ~0 bits and where both are error-free",
-                status=status, details={"rows": rows, "unmatched": len(rows) - len(matched)})
+                              "ties at ~0 bits and where both are error-free. "
+                              + ("Recomputed: committed model.pt re-measured on fresh samples" if quick else
+                                 "Re-run (trained here)"),
+                status=mse_verdict(rows), details={"rows": rows, "unmatched": len(rows) - len(matched),
+                                                   "read_from": "experiments/checkpoints/codecs_toy/*/model.pt "
+                                                                "(trained weights only)"})
 
 
 def _fresh_measure(model_pt: Path, n: int) -> dict:
@@ -184,8 +243,10 @@ def reload_fresh(quick: bool):
                 tolerance="; ".join(f"rate ±{r['tol_rate']}, error ±{r['tol_error']}" for r in rows),
                 tolerance_why=f"fresh test set ({n} samples, seed {FRESH_SEED}) vs the committed one: 1.96 sd of "
                               "the difference of two binomial error rates (+1/n), and of two mean per-sample code "
-                              "lengths plus the two streams' flushes (<= 96 bits each)",
-                status=PASS if ok else FAIL, details={"rows": rows})
+                              "lengths plus the two streams' flushes (<= 96 bits each); the committed numbers "
+                              "are READ from codecs_toy.json, the fresh ones recomputed here",
+                status=PASS if ok else FAIL,
+                details={"rows": rows, "read_from": f"{RESULTS.relative_to(ROOT)} (committed side only)"})
 
 
 @figure("codecs_toy.png")

@@ -69,8 +69,13 @@ def test_decode_exact_and_one_stream(codec):
     dec = codec.decompress(comp["strings"], comp["shape"])
     fwd = codec(x)
     assert torch.equal(dec["z_hat"], fwd["z_hat"]) and torch.equal(dec["output"], fwd["output"])
+    # the quantiser by its defining property, not by re-deriving its formula: Ẑ lies on the lattice
+    # m + Z (m = the prior's medians) and is the lattice point nearest Z = g_a(x)/Q (|Z − Ẑ| <= 1/2)
     m = codec.entropy_bottleneck._get_medians().reshape(1, -1)
-    assert torch.equal(dec["z_hat"], torch.round(codec.g_a(x) / codec.quant_step - m) + m)
+    with torch.no_grad():
+        z = codec.g_a(x) / codec.quant_step
+    steps = dec["z_hat"] - m
+    assert torch.equal(steps, steps.round()) and float((z - dec["z_hat"]).abs().max()) <= 0.5 + 1e-6
 
 
 def test_stream_size_matches_estimate(codec):
@@ -128,8 +133,9 @@ def test_g_equals_toy_g_bit_for_bit():
     assert y.dtype == np.float64 and np.array_equal(y, toy.g(x))
     x32 = torch.from_numpy(x).float()
     y32 = toy_task.G()(x32).numpy()
-    # float32 arithmetic: |0.04 - d^2| is off by ~4e-9 near the rim, and sqrt turns that into ~6e-5
-    assert np.allclose(y32, toy.g(x32.double().numpy()), rtol=0, atol=1e-3)
+    # float32 arithmetic: |0.04 - d^2| is off by ~4e-9 near the rim, and sqrt turns that into at most
+    # sqrt(4e-9) = 6.3e-5; 7e-5 is that worst case plus 10% (measured: max 8e-6 here and over 5 x 100k samples)
+    assert np.abs(y32 - toy.g(x32.double().numpy())).max() <= 7e-5
     assert np.array_equal(y32[:, 1], x32[:, 1].numpy())  # v passes through unchanged
 
 

@@ -88,8 +88,12 @@ def test_digits_tradeoff_directions():
     assert paired_difference(res.recon[pca], res.recon[lda]).ci_low > 0
     # LDA directions separate the classes: more usable label information than PCA's
     assert paired_difference(res.base[lda], res.base[pca]).ci_low > 0
-    # the objective's argmax is what `choice` reports, for every beta
-    for beta in res.betas:
-        assert res.choice[beta] == int(np.argmax([b.value + beta * a.value for b, a in zip(res.base, res.recon)]))
+    # `choice` against the candidates worked out by hand from the recorded (I_Vb, I_Va) in bits, not by
+    # re-running its argmax: lda s=0.001 (2.816, 21.64), lda s=0.3 (2.808, 23.48), mix g=1 (2.421, 30.74)
+    # -> beta = 0: the largest I_Vb; beta = 0.03: 3.465, 3.512, 3.343 (margin 0.047 bits, > 10 stderr)
+    assert {b: res.names[i] for b, i in res.choice.items()} == {0.0: "lda s=0.001", 0.03: "lda s=0.3"}
     d_base, d_recon = tradeoff_gain(res, 0.03)
-    assert d_recon.value >= 0  # a larger beta never selects a transform with less reconstruction information
+    # value >= 0 would hold by the argmax alone; the interval is not implied by it: the switch gains
+    # reconstruction information beyond sampling noise (recorded 1.84 [1.67, 2.00] bits) while the base
+    # information it gives up is within noise of 0 (recorded -0.008 [-0.032, +0.016] bits)
+    assert d_recon.ci_low > 0 and d_base.ci_low < 0 < d_base.ci_high

@@ -37,7 +37,8 @@ __all__ = ["evaluate_codec", "fit_reconstruction_head"]
 
 @torch.no_grad()
 def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, pixels_per_sample: int,
-                   to_pixels: Callable | None = None, batch_size: int = 100, device="cpu") -> dict:
+                   to_pixels: Callable | None = None, batch_size: int = 100, device="cpu",
+                   per_sample: bool = False) -> dict:
     """Real-bitstream evaluation on ``(x, labels)``.
 
     Each sample is compressed to its own byte strings (latent + side stream) and decoded; the
@@ -46,6 +47,8 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
     ``accuracy`` (top-1 against ``labels``), ``n``, ``decode_exact`` (decoded tensor equals
     the eval-mode forward output, max |difference|), and ``psnr_db`` of the base layer's
     reconstruction ``G_a(Ŷ_b)`` when the run has a head (pixels via ``to_pixels``, peak 1).
+    With ``per_sample=True`` also ``bits_per_sample`` (bits of each sample's streams, flush
+    included) and ``correct_per_sample`` (0/1): what a sampling interval on a subset needs.
     """
     model.eval()
     system = model.system
@@ -53,17 +56,22 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
     if codec.entropy_bottleneck._offset.numel() == 0:
         codec.update(force=True)
     bits, est, correct, n, max_diff, sq_err, n_px = 0, 0.0, 0, 0, 0.0, 0.0, 0
+    each_bits, each_correct = [], []
     for s in range(0, len(x), batch_size):
         xb, yb = x[s:s + batch_size].to(device), labels[s:s + batch_size].to(device)
         enc_in = system.encoder_input(xb)
         comp = codec.compress(enc_in)
-        bits += sum(stream_bits(comp))
+        sizes = stream_bits(comp)
+        bits += sum(sizes)
+        each_bits += sizes
         dec = codec.decompress(comp["strings"], comp["shape"])
         fwd = codec(enc_in)
         est += float(sum(-torch.log2(p).sum() for p in fwd["likelihoods"].values()))
         max_diff = max(max_diff, float((dec["output"] - fwd["output"]).abs().max()))
         logits = system.back_end(dec["output"], ("output",))["output"]
-        correct += int((logits.argmax(1) == yb).sum())
+        hit = (logits.argmax(1) == yb).long()
+        correct += int(hit.sum())
+        each_correct += hit.tolist()
         n += len(xb)
         if model.head is not None and to_pixels is not None:
             rec = to_pixels(model.head(dec["z_hat"] * codec.quant_step)).clamp(0, 1)
@@ -71,6 +79,8 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
             n_px += rec.numel()
     res = {"bpp": bits / (n * pixels_per_sample), "bpp_estimate": est / (n * pixels_per_sample),
            "accuracy": correct / n, "n": n, "decode_max_abs_diff": max_diff}
+    if per_sample:
+        res["bits_per_sample"], res["correct_per_sample"] = each_bits, each_correct
     if n_px:
         res["psnr_db"] = 10 * math.log10(1.0 / (sq_err / n_px))
     return res

@@ -11,6 +11,15 @@ class DepthwiseSeparableConv2d(nn.Sequential):
     (``H`` and ``W`` divisible by ``stride``). Parameters: ``in·k² + in·out + in + out``,
     versus ``in·out·k²`` for a full convolution — the light latent encoder of Datta et al.
     used by the paper's model-splitting codec (Fig. 12).
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = DepthwiseSeparableConv2d(8, 3, stride=2)
+    >>> tuple(layer(torch.zeros(2, 8, 12, 12)).shape)
+    (2, 3, 6, 6)
+    >>> sum(p.numel() for p in layer.parameters())  # 8·3² + 8·3 + 8 + 3, against 8·3·3² = 216
+    107
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, kernel_size: int = 3):
@@ -26,6 +35,12 @@ class DepthwiseSeparableConvTranspose2d(nn.Sequential):
     transposed ``k×k`` convolution that upsamples by ``stride``.
 
     Shape: ``(B, in_channels, H, W) -> (B, out_channels, H·stride, W·stride)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> tuple(DepthwiseSeparableConvTranspose2d(3, 8, stride=2)(torch.zeros(2, 3, 6, 6)).shape)
+    (2, 8, 12, 12)
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, kernel_size: int = 3):
