@@ -5,7 +5,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
-EXTRAS  ?= dev,torch
+EXTRAS  ?= dev,torch,docs
 
 .PHONY: setup check test test-all bench figures reproduce docs clean
 

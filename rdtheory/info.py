@@ -119,12 +119,23 @@ def channel_mutual_information(p, q, *, base: float = 2.0):
     base : float
         Logarithm base (2: bits, ``np.e``: nats).
 
-    Returns a float for one pair, else an array of the broadcast leading shape.
+    Returns
+    -------
+    float or array
+        A float for one pair, else an array of the broadcast leading shape.
 
+    Raises
+    ------
+    ValueError
+        For NaN/inf, negative entries, or rows not summing to 1.
+
+    Notes
+    -----
     Each term is computed as :math:`\log p(x,\hat x) - \log p(x) - \log r(\hat x)`, never as the
-    ratio :math:`q/r`, which overflows to ``inf`` when :math:`r(\hat x)` is subnormal. Raises
-    ``ValueError`` for NaN/inf, negative entries, or rows not summing to 1.
+    ratio :math:`q/r`, which overflows to ``inf`` when :math:`r(\hat x)` is subnormal.
 
+    Examples
+    --------
     >>> bsc = [[0.9, 0.1], [0.1, 0.9]]
     >>> round(channel_mutual_information([0.5, 0.5], bsc), 12) == round(1 - binary_entropy(0.1), 12)
     True
