@@ -38,7 +38,7 @@ References
 .. [4] J. Bégaint, F. Racapé, S. Feltman and A. Pushparaja, "CompressAI: a PyTorch library and
    evaluation platform for end-to-end compression research", arXiv:2011.03029, 2020.
 """
-import importlib
+from .._lazy import attach
 
 _EXPORTS = {
     "config": ("CodecConfig",),
@@ -53,12 +53,4 @@ _EXPORTS = {
     "tasks": ("TASKS", "TaskSpec"),
     "train": ("lambda_sweep", "load_codec", "run", "train_codec"),
 }
-_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    # lazy: `rdtheory.codecs.cli` (argument parsing) must import without torch or compressai
-    if name in _WHERE:
-        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

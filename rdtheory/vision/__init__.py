@@ -26,7 +26,7 @@ References
 .. [3] K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
    CVPR 2016.
 """
-import importlib
+from .._lazy import attach
 
 _EXPORTS = {
     "data": ("JPEG_VARIANT", "MEAN_STD", "ImageArrays", "load_cifar10_jpeg", "load_dataset", "load_image_folder",
@@ -40,12 +40,4 @@ _EXPORTS = {
              "rho_profile"),
     "train": ("evaluate", "load_trained", "train"),
 }
-_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    # lazy: `rdtheory.vision.cli` (argument parsing) must import without torch
-    if name in _WHERE:
-        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
