@@ -249,8 +249,12 @@ def certified_search(p, d, target, *, at: str = "distortion", tol: float | None 
     warn : bool
         Issue an :class:`UnconvergedWarning` when some answer's gap is above ``tol``.
 
-    Returns a :class:`SearchResult` of shape (B, K).
+    Returns
+    -------
+    A :class:`SearchResult` of shape (B, K).
 
+    Examples
+    --------
     >>> from rdtheory.discrete import hamming, closed_form
     >>> res = certified_search([0.5, 0.5], hamming(2), [0.11, 0.25])
     >>> res.rate.shape
