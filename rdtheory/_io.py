@@ -9,6 +9,11 @@ JSON is strict (RFC 8259): NaN and ±inf become ``null`` rather than the ``NaN``
 other JSON readers reject.
 
 Caches live in one user cache folder (:func:`cache_dir`), never in the working directory.
+
+References
+----------
+.. [1] T. Bray (ed.), "The JavaScript Object Notation (JSON) Data Interchange Format", RFC 8259,
+   IETF, 2017.
 """
 from __future__ import annotations
 

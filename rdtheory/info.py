@@ -9,6 +9,14 @@ jit-compiled solvers in :mod:`rdtheory.discrete` have their own log-domain versi
 :func:`channel_mutual_information` is the one :math:`I(p, q)` of a source and a channel
 that the rest of the package uses, and :data:`LN2` the one nats-per-bit constant.
 
+References
+----------
+.. [1] T. M. Cover and J. A. Thomas, "Elements of Information Theory", 2nd ed., Wiley, 2006
+   (Ch. 2: Secs. 2.1 entropy, 2.3 relative entropy and mutual information, 2.5 conditional
+   mutual information).
+.. [2] R. E. Blahut, "Computation of channel capacity and rate-distortion functions", IEEE
+   Trans. Inf. Theory 18(4):460-473, 1972 (the :math:`I(p, Q)` of a source and a channel).
+
 Example
 -------
 >>> entropy([0.5, 0.5])
@@ -46,6 +54,8 @@ def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def entropy(p, *, base: float = 2.0) -> float:
     r"""Shannon entropy :math:`H(P) = -\sum_i p_i \log p_i` (bits by default).
 
+    Cover & Thomas [1]_, Sec. 2.1.
+
     ``p`` may have any shape; it is treated as one joint distribution over all entries.
     """
     arr = probability_vector(np.ravel(np.asarray(p, dtype=np.float64)), "p")
@@ -64,6 +74,8 @@ def binary_entropy(x, *, base: float = 2.0):
 def kl_divergence(p, q, *, base: float = 2.0) -> float:
     r"""Kullback–Leibler divergence :math:`D(P\|Q) = \sum_i p_i \log(p_i/q_i)` (bits).
 
+    Cover & Thomas [1]_, Sec. 2.3.
+
     Returns ``inf`` when P is not absolutely continuous with respect to Q.
     """
     p = probability_vector(np.ravel(np.asarray(p, dtype=np.float64)), "p")
@@ -77,6 +89,8 @@ def kl_divergence(p, q, *, base: float = 2.0) -> float:
 
 def mutual_information(joint, *, base: float = 2.0) -> float:
     r"""Mutual information :math:`I(X;Y) = \sum_{x,y} p(x,y)\log\frac{p(x,y)}{p(x)p(y)}` (bits).
+
+    Cover & Thomas [1]_, Sec. 2.3.
 
     Parameters
     ----------
@@ -94,7 +108,10 @@ def mutual_information(joint, *, base: float = 2.0) -> float:
 
 
 def conditional_mutual_information(joint, *, base: float = 2.0) -> float:
-    r""":math:`I(X;Y\mid Z)` from a joint array p(x, y, z) (bits)."""
+    r""":math:`I(X;Y\mid Z)` from a joint array p(x, y, z) (bits).
+
+    Cover & Thomas [1]_, Sec. 2.5.
+    """
     pxyz = np.asarray(joint, dtype=np.float64)
     if pxyz.ndim != 3:
         raise ValueError(f"joint must be a 3-D array p(x, y, z); got shape {pxyz.shape}")
@@ -110,6 +127,8 @@ def channel_mutual_information(p, q, *, base: float = 2.0):
     r"""Mutual information :math:`I(p, q) = \sum_{x,\hat x} p(x) q(\hat x|x)\log\frac{q(\hat x|x)}{r(\hat x)}`
     of a source ``p`` and a channel ``q``, with :math:`r(\hat x) = \sum_x p(x) q(\hat x|x)` (bits).
 
+    The :math:`I(p, Q)` of Blahut [2]_, the quantity R(D) minimises.
+
     Parameters
     ----------
     p : array (..., n)
@@ -121,7 +140,7 @@ def channel_mutual_information(p, q, *, base: float = 2.0):
 
     Returns
     -------
-    float or array
+    float or ndarray
         A float for one pair, else an array of the broadcast leading shape.
 
     Raises

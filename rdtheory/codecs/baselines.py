@@ -29,6 +29,19 @@ reference point is the task model on the shipped pixels (ResNet-20: 81.0 %).
 
 Units: ``bits`` per image; ``bpp`` = bits per pixel of the image (bits / (H·W), e.g. / 1024
 for 32×32 CIFAR — per pixel, not per colour sample); accuracy as a fraction in [0, 1].
+
+References
+----------
+.. [1] ITU-T Rec. T.81 | ISO/IEC 10918-1, "Information technology - Digital compression and
+   coding of continuous-tone still images - Requirements and guidelines", 1992 (baseline JPEG
+   and its SOI, DQT, SOF0, DHT, SOS and EOI markers).
+.. [2] ITU-T Rec. T.871 | ISO/IEC 10918-5, "Information technology - Digital compression and
+   coding of continuous-tone still images: JPEG File Interchange Format (JFIF)", 2011 (the
+   APP0/JFIF segment).
+.. [3] J. Bankoski, J. Koleszar, L. Quillio, J. Salonen, P. Wilkins and Y. Xu, "VP8 Data Format
+   and Decoding Guide", RFC 6386, IETF, 2011 (the key-frame header: frame tag, start code, size).
+.. [4] J. Zern, P. Massimino and J. Alakuijala, "WebP Image Format", RFC 9649, IETF, 2024 (the
+   RIFF/WEBP container and its ``VP8 `` / ``VP8L`` / ``VP8X`` chunks).
 """
 from __future__ import annotations
 
@@ -106,6 +119,9 @@ def decode(blob: bytes) -> np.ndarray:
 
 def header_bytes(blob: bytes, codec: str) -> int:
     """Bytes of a file that are container/header rather than coded image data.
+
+    Layouts: JPEG markers [1]_ and the JFIF APP0 segment [2]_; the VP8 key-frame header [3]_ inside
+    the RIFF/WebP container [4]_.
 
     JPEG: everything up to the end of the (single) SOS header, plus the 2-byte EOI marker —
     i.e. all bytes except the entropy-coded scan. WebP (lossy ``VP8 ``): the file size minus

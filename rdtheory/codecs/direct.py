@@ -17,6 +17,19 @@ Transforms (``N`` channels, ``s = log2(latent_downsample)`` stride-2 stages):
           \to \mathrm{conv}_{3\times3}
 
 with ``u = log2(latent_downsample / out_downsample)`` upsampling stages.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. IV-B, Fig. 1(c); App. B-C, Fig. 14: the
+   direct-coding codec, here without Fig. 14's context model and entropy parameters (CTX, EP)).
+.. [2] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
+   compression with a scale hyperprior", ICLR 2018 (the scale hyperprior).
+.. [3] J. Ballé, V. Laparra and E. P. Simoncelli, "Density modeling of images using a
+   generalized normalization transformation", ICLR 2016 (arXiv:1511.06281) (GDN / IGDN).
+.. [4] H. Choi and I. V. Bajić, "Scalable image coding for humans and machines", IEEE
+   Trans. Image Process. 31:2739-2754, 2022 (the base layer on which Fig. 14 of [1] is based).
 """
 from __future__ import annotations
 
@@ -38,7 +51,10 @@ def _log2(value: int, name: str) -> int:
 
 
 def analysis_transform(in_channels: int, channels: int, latent_channels: int, downsample: int) -> nn.Sequential:
-    """``g_a``: ``(B, in, H, W) → (B, C_r, H/d, W/d)`` with ``log2(d)`` stride-2 conv + GDN stages."""
+    """``g_a``: ``(B, in, H, W) → (B, C_r, H/d, W/d)`` with ``log2(d)`` stride-2 conv + GDN stages.
+
+    The analysis transform of Fig. 14 of Harell et al. [1]_, with GDN [3]_.
+    """
     layers: list[nn.Module] = []
     c = in_channels
     for _ in range(_log2(downsample, "latent_downsample")):
@@ -49,7 +65,10 @@ def analysis_transform(in_channels: int, channels: int, latent_channels: int, do
 
 
 def synthesis_transform(latent_channels: int, channels: int, out_channels: int, upsample: int) -> nn.Sequential:
-    """``g_s``: ``(B, C_r, h, w) → (B, out, h·u, w·u)`` with ``log2(u)`` stride-2 transposed conv + IGDN stages."""
+    """``g_s``: ``(B, C_r, h, w) → (B, out, h·u, w·u)`` with ``log2(u)`` stride-2 transposed conv + IGDN stages.
+
+    The synthesis transform of Fig. 14 of Harell et al. [1]_, with IGDN [3]_.
+    """
     layers: list[nn.Module] = [nn.Conv2d(latent_channels, channels, 3, padding=1), GDN(channels, inverse=True)]
     for _ in range(_log2(upsample, "latent_downsample / out_downsample")):
         layers += [nn.ConvTranspose2d(channels, channels, 5, stride=2, padding=2, output_padding=1),
@@ -60,6 +79,9 @@ def synthesis_transform(latent_channels: int, channels: int, out_channels: int, 
 
 class DirectCodec(HyperpriorCodec):
     r"""Image → quantised latent (hyperprior) → a feature tensor at a cut point (direct coding).
+
+    The direct-coding codec of Harell et al. [1]_ (Sec. IV-B, Fig. 14) without its context model;
+    entropy model: the scale hyperprior of Ballé et al. [2]_.
 
     Args:
         in_channels: channels of the input image (3 for RGB).

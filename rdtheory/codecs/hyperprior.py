@@ -26,6 +26,20 @@ and :meth:`HyperpriorCodec.synthesis` to use it, so the rate becomes
 :math:`-\log_2 p(\hat Z \mid \hat Z_h, \text{condition})`.
 
 Naming: the paper's ``Z`` / ``Z_h`` are CompressAI's ``y`` / ``z``; keys follow the paper.
+
+References
+----------
+.. [1] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
+   compression with a scale hyperprior", ICLR 2018 (the Gaussian scale hyperprior, ``h_a`` /
+   ``h_s``, and additive uniform noise for rounding in training).
+.. [2] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Eq. 21: the rate).
+.. [3] J. Bégaint, F. Racapé, S. Feltman and A. Pushparaja, "CompressAI: a PyTorch library and
+   evaluation platform for end-to-end compression research", arXiv:2011.03029, 2020
+   (``CompressionModel``, ``EntropyBottleneck``, ``GaussianConditional`` and its rANS coder).
+.. [4] J. Duda, "Asymmetric numeral systems", arXiv:0902.0271, 2009 (rANS, the entropy coder of
+   the bitstreams).
 """
 from __future__ import annotations
 
@@ -55,13 +69,19 @@ def positive_float(value, name: str) -> float:
 
 
 def hyper_analysis(latent_channels: int, hyper_channels: int) -> nn.Module:
-    """``h_a``: ``|Z̃|`` (B, C_r, h, w) → ``Z_h`` (B, N, h/2, w/2)."""
+    """``h_a``: ``|Z̃|`` (B, C_r, h, w) → ``Z_h`` (B, N, h/2, w/2).
+
+    The hyper-analysis ``h_a`` of Ballé et al. [1]_ with one stride-2 stage instead of two.
+    """
     return nn.Sequential(nn.Conv2d(latent_channels, hyper_channels, 3, padding=1), nn.ReLU(),
                          nn.Conv2d(hyper_channels, hyper_channels, 5, stride=HYPER_STRIDE, padding=2))
 
 
 def hyper_synthesis(hyper_channels: int, latent_channels: int) -> nn.Module:
-    """``h_s``: ``Ẑ_h`` (B, N, h/2, w/2) → scales σ ≥ 0 (B, C_r, h, w)."""
+    """``h_s``: ``Ẑ_h`` (B, N, h/2, w/2) → scales σ ≥ 0 (B, C_r, h, w).
+
+    The hyper-synthesis ``h_s`` of Ballé et al. [1]_ with one stride-2 stage instead of two.
+    """
     return nn.Sequential(nn.ConvTranspose2d(hyper_channels, hyper_channels, 5, stride=HYPER_STRIDE, padding=2,
                                             output_padding=1),
                          nn.ReLU(), nn.Conv2d(hyper_channels, latent_channels, 3, padding=1), nn.ReLU())
@@ -69,6 +89,9 @@ def hyper_synthesis(hyper_channels: int, latent_channels: int) -> nn.Module:
 
 class HyperpriorCodec(CompressionModel):
     """Base class: subclasses set ``g_a``, ``g_s`` and implement :meth:`check_input`.
+
+    The scale-hyperprior codec of Ballé et al. [1]_ on CompressAI [3]_; its rate is Eq. 21 of Harell
+    et al. [2]_.
 
     Args:
         latent_channels: ``C_r``, channels of the coded latent ``Z``.
@@ -173,6 +196,9 @@ class HyperpriorCodec(CompressionModel):
 
 
 def stream_bits(compressed: dict) -> list[int]:
-    """Bits of each batch element's bitstreams (latent + side stream) from :meth:`compress`."""
+    """Bits of each batch element's bitstreams (latent + side stream) from :meth:`compress`.
+
+    The streams are CompressAI's [3]_ rANS [4]_ bitstreams, so these are real coded sizes.
+    """
     z_strings, z_h_strings = compressed["strings"]
     return [8 * (len(a) + len(b)) for a, b in zip(z_strings, z_h_strings)]

@@ -1,4 +1,16 @@
-"""Small torch layers used by the codecs (depthwise-separable convolutions)."""
+"""Small torch layers used by the codecs (depthwise-separable convolutions).
+
+References
+----------
+.. [1] F. Chollet, "Xception: Deep learning with depthwise separable convolutions", Proc. CVPR,
+   2017.
+.. [2] P. Datta, N. Ahuja, V. S. Somayazulu and O. Tickoo, "A low-complexity approach to
+   rate-distortion optimized variable bit-rate compression for split DNN computing", Proc. ICPR,
+   pp. 182-188, 2022 (the light depthwise-separable latent encoder of the model-splitting codec).
+.. [3] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (App. B-A, Fig. 12: where these layers are used).
+"""
 from __future__ import annotations
 
 from torch import nn
@@ -6,6 +18,8 @@ from torch import nn
 
 class DepthwiseSeparableConv2d(nn.Sequential):
     r"""Depthwise ``k×k`` convolution (one filter per channel) then a pointwise ``1×1``.
+
+    The depthwise separable convolution of Chollet [1]_.
 
     Shape: ``(B, in_channels, H, W) -> (B, out_channels, H / stride, W / stride)``
     (``H`` and ``W`` divisible by ``stride``). Parameters: ``in·k² + in·out + in + out``,
@@ -33,6 +47,9 @@ class DepthwiseSeparableConv2d(nn.Sequential):
 class DepthwiseSeparableConvTranspose2d(nn.Sequential):
     r"""Mirror of :class:`DepthwiseSeparableConv2d`: pointwise ``1×1`` then a depthwise
     transposed ``k×k`` convolution that upsamples by ``stride``.
+
+    The transposed counterpart of Chollet's [1]_ depthwise separable convolution, for the decoder of
+    Fig. 12 of Harell et al. [3]_.
 
     Shape: ``(B, in_channels, H, W) -> (B, out_channels, H·stride, W·stride)``.
 

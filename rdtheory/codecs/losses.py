@@ -24,6 +24,18 @@ bits per pixel, so it is in bpp per distortion unit.
 Scalable base layer (slides): ``beta > 0`` adds the reconstruction reward
 :math:`\beta\,\mathrm{MSE}(\hat X, X)` (``reconstruction=(x_hat, x)`` in ``forward``), giving
 :math:`\mathcal R + \lambda_b \mathcal D + \beta\,\mathrm{MSE}(\hat X, X)` with β ≪ λ_b.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Eq. 1: the loss; Eq. 21: the rate; Eqs. 22 and 23: the
+   multi-layer distortions; Sec. IV-A: supervised and distillation distortions).
+.. [2] Untitled slides on scalable coding and V-information (the text has no title page or
+   authors), ``shared/reference/scalable-coding-v-information-slides.txt``; they build on [3]
+   (the base-layer reconstruction reward ``beta``).
+.. [3] Y. Xu, S. Zhao, J. Song, R. Stewart and S. Ermon, "A Theory of Usable Information under
+   Computational Constraints", ICLR 2020.
 """
 from __future__ import annotations
 
@@ -40,6 +52,8 @@ DISTORTIONS = ("supervised", "mse", "multilayer_mse", "element_weighted_mse")
 def rate_bits(likelihoods: Mapping[str, torch.Tensor]) -> torch.Tensor:
     r"""Total rate estimate :math:`\sum -\log_2 p` in bits over all entries of ``likelihoods``
     (e.g. ``{"z": ..., "z_h": ...}`` from a codec's ``forward``); a 0-d tensor.
+
+    Eq. 21 of Harell et al. [1]_ (before division by the pixel count).
 
     >>> round(float(rate_bits({"z": torch.full((1, 4), 0.5)})), 6)
     4.0
@@ -58,6 +72,9 @@ def _as_layer_dict(x, name: str) -> dict:
 
 class RateDistortionLoss(nn.Module):
     r""":math:`\mathcal R + \lambda\,\mathcal D` (Eq. 1) with a chosen distortion at chosen layers.
+
+    Eq. 1 of Harell et al. [1]_, with the distortions of its Sec. IV-A and Eqs. 22-23; the ``beta``
+    reconstruction reward is the scalable-coding slides' base loss [2]_.
 
     Args:
         lmbda: λ > 0 (bpp per distortion unit).

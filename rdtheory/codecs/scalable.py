@@ -16,6 +16,23 @@ Two layers over the same image ``X``:
   synthesis are conditioned on the (frozen) base latent:
   :math:`L_e = \lambda_e\,\mathbb E[d_e] + \hat h(\hat Y_e \mid \hat Y_b)`; it reconstructs ``X``
   from ``(Ŷ_e, Ŷ_b)``. The scalable rate is the sum of the base and enhancement rates.
+
+References
+----------
+.. [1] Untitled slides on scalable coding and V-information (the text has no title page or
+   authors), ``shared/reference/scalable-coding-v-information-slides.txt``; they build on [2]
+   (the base and enhancement losses, beta = 0.01).
+.. [2] Y. Xu, S. Zhao, J. Song, R. Stewart and S. Ermon, "A Theory of Usable Information under
+   Computational Constraints", ICLR 2020 (predictive V-information, the reward the β term stands
+   for).
+.. [3] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (App. C-A, Eq. 27, Fig. 18: the paper's scalable
+   setting, whose joint loss is not the one implemented here).
+.. [4] H. Choi and I. V. Bajić, "Scalable image coding for humans and machines", IEEE
+   Trans. Image Process. 31:2739-2754, 2022 (the scalable codec of App. C-A of [3]).
+.. [5] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
+   compression with a scale hyperprior", ICLR 2018 (the hyperprior both layers use).
 """
 from __future__ import annotations
 
@@ -28,7 +45,10 @@ from .hyperprior import HYPER_STRIDE, HyperpriorCodec, positive_int
 
 
 class ReconstructionHead(nn.Module):
-    """``G_a``: the base latent ``Ŷ_b`` (B, C_r, h, w) → an image estimate (B, 3, h·d, w·d)."""
+    """``G_a``: the base latent ``Ŷ_b`` (B, C_r, h, w) → an image estimate (B, 3, h·d, w·d).
+
+    The slides' [1]_ reconstruction decoder ``G_a`` of the base layer.
+    """
 
     def __init__(self, latent_channels: int, *, out_channels: int = 3, channels: int = 64, upsample: int = 4):
         super().__init__()
@@ -40,6 +60,8 @@ class ReconstructionHead(nn.Module):
 
 class EnhancementCodec(HyperpriorCodec):
     r"""Image codec conditioned on the base latent (the scalable enhancement layer).
+
+    The slides' [1]_ enhancement layer, a conditional scale-hyperprior codec (Ballé et al. [5]_).
 
     ``σ = h_s(Ẑ_h) + softplus(h_c(Ŷ_b))`` and ``X̂ = g_s([Q·Ẑ_e, Ŷ_b])``, so the rate is
     :math:`-\log_2 p(\hat Z_e \mid \hat Z_h, \hat Y_b)` and the base latent is side

@@ -5,6 +5,22 @@ A task network is split at a cut point; the feature tensor ``Y`` there (shape
 encoder ``g_a`` / decoder ``g_s`` are depthwise-separable (``C → C_r`` channels, spatial
 stride ``S``, GDN between); entropy coding is the shared scale hyperprior of
 :mod:`rdtheory.codecs.hyperprior`.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. IV-A; App. B-A, Fig. 12: the model-splitting
+   codec).
+.. [2] P. Datta, N. Ahuja, V. S. Somayazulu and O. Tickoo, "A low-complexity approach to
+   rate-distortion optimized variable bit-rate compression for split DNN computing", Proc. ICPR,
+   pp. 182-188, 2022 (the latent encoder/decoder design and its hyper-parameter search).
+.. [3] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
+   compression with a scale hyperprior", ICLR 2018.
+.. [4] F. Chollet, "Xception: Deep learning with depthwise separable convolutions", Proc. CVPR,
+   2017.
+.. [5] J. Ballé, V. Laparra and E. P. Simoncelli, "Density modeling of images using a
+   generalized normalization transformation", ICLR 2016 (arXiv:1511.06281) (GDN).
 """
 from __future__ import annotations
 
@@ -18,6 +34,9 @@ from .layers import DepthwiseSeparableConv2d, DepthwiseSeparableConvTranspose2d
 
 class ModelSplittingCodec(HyperpriorCodec):
     r"""Latent codec at a cut point: depthwise-separable encoder/decoder + scale hyperprior.
+
+    The model-splitting codec of Harell et al. [1]_ (Sec. IV-A, Fig. 12), with the latent encoder of
+    Datta et al. [2]_ and the scale hyperprior of Ballé et al. [3]_.
 
     Args:
         in_channels: ``C``, channels of the cut-point tensor ``Y``.

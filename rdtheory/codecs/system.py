@@ -15,6 +15,15 @@ full_input      image X                  X̂ (same shape)               ``"input
 model_splitting Y = g(X) at ``cut``      Ŷ at ``cut``                 ``cut``
 direct          image X                  Ỹ at ``cut``                 ``cut``
 ============== ======================== ============================ =================
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. II-B, Fig. 1: the three approaches; Sec. IV-A,
+   Fig. 4: cut point, mid-model and back end).
+.. [2] K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+   Proc. CVPR, 2016 (the CIFAR ResNets).
 """
 from __future__ import annotations
 
@@ -30,6 +39,8 @@ APPROACHES = ("full_input", "model_splitting", "direct")
 
 class SplitTaskModel(nn.Module):
     """A frozen task model as an ordered list of named stages.
+
+    The task model ``f = h∘g`` of Harell et al. [1]_ (Sec. II-B), cut at named points.
 
     Args:
         stages: ``[(name, module), ...]`` in forward order; the point *after* stage ``name``
@@ -98,6 +109,8 @@ class SplitTaskModel(nn.Module):
 
 class MachineCodec(nn.Module):
     """A codec at a cut point of a frozen task model (one of :data:`APPROACHES`).
+
+    The three approaches are those of Fig. 1 of Harell et al. [1]_.
 
     ``forward(x)`` returns the codec's dict plus ``"cut"`` (the decoded tensor the back end
     starts from). :meth:`encoder_input` is what the codec sees (the image, or ``g(X)`` at the

@@ -26,6 +26,13 @@ rate unit is bits per *sample* (``pixels_per_sample`` = 1).
 Codecs (:func:`codec`): a :class:`~rdtheory.codecs.vector.FactorizedVectorCodec` with
 ``latent_dim = cfg.latent_channels``, ``hidden = cfg.channels``, ``quant_step = cfg.quant_step``;
 2 → 2 for every approach (full input X → X̂, model splitting Y → Ŷ, direct X → Ŷ).
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. III-B.1, Fig. 2: the circles/squares toy, ``g``
+   and ``h``).
 """
 from __future__ import annotations
 
@@ -72,6 +79,8 @@ class _IeeeSqrt(torch.autograd.Function):
 class G(nn.Module):
     r"""The front end g of Sec. III-B.1 in torch: ``(B, 2)`` → ``(B, 2)``, exactly :func:`rdtheory.toy.g`.
 
+    Harell et al. [1]_, Sec. III-B.1.
+
     .. math:: g(u, v) = (c_u + \operatorname{sgn}(u-5)\sqrt{|0.2^2 - (v-c_v)^2|},\ v),\quad
               (c_u, c_v) = (2.5, 3) \text{ if } v > 2 \text{ else } (7.5, 1).
 
@@ -101,7 +110,10 @@ class G(nn.Module):
 
 
 class H(nn.Module):
-    r"""Surrogate back end: logits :math:`(-(v-2)/\tau, (v-2)/\tau)` of (square, circle); argmax = h exactly."""
+    r"""Surrogate back end: logits :math:`(-(v-2)/\tau, (v-2)/\tau)` of (square, circle); argmax = h exactly.
+
+    The back end h is that of Harell et al. [1]_, Sec. III-B.1.
+    """
 
     def __init__(self, tau: float = TAU):
         super().__init__()

@@ -38,6 +38,19 @@ The prior starts narrow (:data:`PRIOR_INIT_SCALE`). Straight-through rounding du
 was also tried: the rate gradient vanishes in the prior's tails and training diverged or
 stalled at 2–15 bits/sample. In ``eval()`` mode ``forward`` rounds with those offsets and its
 likelihoods are those the entropy coder uses (up to its 16-bit CDFs).
+
+References
+----------
+.. [1] J. Ballé, V. Laparra and E. P. Simoncelli, "End-to-end optimized image compression", ICLR
+   2017 (a learned codec under a fully factorised prior, with additive uniform noise for
+   rounding in training).
+.. [2] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
+   compression with a scale hyperprior", ICLR 2018 (App.: the univariate non-parametric density
+   of CompressAI's ``EntropyBottleneck``).
+.. [3] J. Bégaint, F. Racapé, S. Feltman and A. Pushparaja, "CompressAI: a PyTorch library and
+   evaluation platform for end-to-end compression research", arXiv:2011.03029, 2020.
+.. [4] J. Duda, "Asymmetric numeral systems", arXiv:0902.0271, 2009 (rANS and its end-of-stream
+   flush).
 """
 from __future__ import annotations
 
@@ -67,6 +80,9 @@ def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
 
 class FactorizedVectorCodec(CompressionModel):
     """Vector codec with a factorised learned prior, coding a whole batch as one stream.
+
+    A factorised-prior codec as in Ballé et al. [1]_, with CompressAI's [3]_ ``EntropyBottleneck``
+    density [2]_ and rANS coder [4]_.
 
     Args:
         in_dim: input dimension (``x`` has shape ``(B, in_dim)``).

@@ -1,6 +1,15 @@
 r"""Closed-form rate-distortion functions (bits), used by tests, checks and docs.
 
 Each function takes the distortion ``D`` (scalar or array) and returns ``R(D)`` in bits.
+
+References
+----------
+.. [1] T. M. Cover and J. A. Thomas, "Elements of Information Theory", 2nd ed., Wiley, 2006
+   (Thm. 10.3.1: Bernoulli source, Hamming distortion; Thm. 10.3.2: Gaussian source, squared
+   error; Ch. 10 problems: uniform source with Hamming distortion, erasure distortion, and the
+   bound R(D) <= 1/2 log(Var/D) of any source under squared error). The bracket of
+   :func:`gaussian_grid_bracket` is derived in its docstring from these; it has no separate
+   published source.
 """
 from __future__ import annotations
 
@@ -44,7 +53,7 @@ def _positive(x, name: str, what: str) -> float:
 
 def binary_hamming(D, p: float = 0.5):
     r"""Bernoulli(p) source, Hamming distortion: :math:`R(D) = h(p) - h(D)` for
-    :math:`0 \le D < \min(p, 1-p)`, else 0 (Cover & Thomas, Thm. 10.3.1)."""
+    :math:`0 \le D < \min(p, 1-p)`, else 0 (Cover & Thomas [1]_, Thm. 10.3.1)."""
     D = _d(D)
     if not 0 <= p <= 1:
         raise ValueError(f"p must be a probability in [0, 1] (the Bernoulli parameter); got {p!r}")
@@ -55,7 +64,10 @@ def binary_hamming(D, p: float = 0.5):
 
 def mary_hamming(D, m: int):
     r"""Uniform source on m symbols, Hamming distortion:
-    :math:`R(D) = \log_2 m - h(D) - D\log_2(m-1)` for :math:`0 \le D \le 1 - 1/m`, else 0."""
+    :math:`R(D) = \log_2 m - h(D) - D\log_2(m-1)` for :math:`0 \le D \le 1 - 1/m`, else 0.
+
+    The uniform-source Hamming problem of Ch. 10 of Cover & Thomas [1]_.
+    """
     D = _d(D)
     m = _count(m, "m", 2)
     Dc = np.minimum(D, 1 - 1 / m)
@@ -65,7 +77,10 @@ def mary_hamming(D, m: int):
 
 
 def gaussian_squared(D, variance: float = 1.0):
-    r"""Gaussian N(0, σ²) with squared error: :math:`R(D) = \max(0, \tfrac12\log_2(σ^2/D))`."""
+    r"""Gaussian N(0, σ²) with squared error: :math:`R(D) = \max(0, \tfrac12\log_2(σ^2/D))`.
+
+    Cover & Thomas [1]_, Thm. 10.3.2.
+    """
     D = _d(D)
     variance = _positive(variance, "variance", "the source variance sigma^2")
     with np.errstate(divide="ignore"):
@@ -79,7 +94,10 @@ def erasure(D, m: int):
     otherwise. :math:`R(D) = (1-D)\log_2 m` for :math:`0 \le D \le 1` (each symbol is either
     sent exactly or erased). See :func:`erasure_matrix` for the matrix (with ``inf``
     replaced by a finite penalty L; the finite-L R(D) is below the closed form and above
-    it minus :math:`\log_2(1 + (m-1)e^{-\beta L})`-order terms, negligible for βL > 40)."""
+    it minus :math:`\log_2(1 + (m-1)e^{-\beta L})`-order terms, negligible for βL > 40).
+
+    The erasure-distortion problem of Ch. 10 of Cover & Thomas [1]_.
+    """
     D = _d(D)
     m = _count(m, "m", 1)
     out = np.clip(1 - D, 0, 1) * np.log2(m)
@@ -117,6 +135,9 @@ def discretised_gaussian(n: int, variance: float = 1.0, width: float = 8.0):
 
 def gaussian_grid_bracket(D, values, p, variance: float = 1.0):
     r"""Rigorous bracket on R(D) of a discretised Gaussian with grid reproduction (bits).
+
+    Derived here, not taken from a publication; it combines Thm. 10.3.2 of Cover & Thomas [1]_ with
+    the Ch. 10 bound R(D) <= 1/2 log(Var/D) for any source under squared error.
 
     Let X ~ N(0, σ²), :math:`X_d` its cell midpoint on a grid of cell width ``h`` (so
     :math:`|X - X_d| \le h/2`), and :math:`R_{grid}` the R(D) of :math:`X_d` with reproduction

@@ -7,6 +7,15 @@ array([[0., 1., 1.],
 >>> squared_error([0.0, 1.0], [0.0, 0.5, 1.0])
 array([[0.  , 0.25, 1.  ],
        [1.  , 0.25, 0.  ]])
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. II-B, Eqs. 3-5: the task-induced distortion
+   :math:`d_T(f(x), f(\hat x))`).
+.. [2] T. M. Cover and J. A. Thomas, "Elements of Information Theory", 2nd ed., Wiley, 2006
+   (Ch. 10: Hamming and squared-error distortion).
 """
 from __future__ import annotations
 
@@ -56,6 +65,8 @@ def from_matrix(d) -> np.ndarray:
 
 def task_induced(f, d_T, f_hat=None) -> np.ndarray:
     r"""Task-induced distortion :math:`d(x,\hat x) = d_T(f(x), f(\hat x))`.
+
+    The distortion inside Eqs. 3-5 of Harell et al. [1]_.
 
     Parameters
     ----------

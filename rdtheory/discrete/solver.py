@@ -214,15 +214,15 @@ def blahut_arimoto(p, d, beta, *, tol: float = 1e-7, max_iter: int = 100_000,
         to a multiple of the device count). A platform name takes all its devices; one
         that this machine lacks raises ``ValueError``.
 
-    Notes
-    -----
-    Leading batch dimensions of ``p``, ``d``, ``beta`` and ``init`` broadcast together and
-    are solved with ``vmap``; the result's fields carry the batch shape.
-
     Returns
     -------
     BAResult
         Fields as numpy arrays, with ``lower <= R(distortion) <= rate`` (bits).
+
+    Notes
+    -----
+    Leading batch dimensions of ``p``, ``d``, ``beta`` and ``init`` broadcast together and
+    are solved with ``vmap``; the result's fields carry the batch shape.
 
     References
     ----------

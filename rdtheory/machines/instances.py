@@ -17,6 +17,13 @@ Every generator takes an explicit ``seed``; the same seed gives the same model.
 
 The counterexamples are small, hand-built and documented with their exact values
 (``docs/machines.md``).
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. II-B/C: the task model; Theorems 2 and 4,
+   Corollary 4.1; App. A: Theorem 2.A).
 """
 from __future__ import annotations
 
@@ -132,6 +139,8 @@ def random_models(seed: int, count: int, **kw) -> list[FiniteTaskModel]:
 def image_condition_counterexample() -> FiniteTaskModel:
     r"""Theorem 2's image condition violated, and :math:`R_Y(D;T) < R_X(D;T)` strictly.
 
+    Theorem 2 of Harell et al. [1]_.
+
     X = {0, 1} uniform, Y = {0, 1, 2} with g(x) = x, task values T = (0, 1, 0.5) with squared
     error and h the identity: the feature value y = 2 (which no input produces) gives the
     task output 0.5, the midpoint, which is not in :math:`\mathcal I_f = \{0, 1\}`. Always
@@ -149,6 +158,8 @@ def image_condition_counterexample() -> FiniteTaskModel:
 def theorem2a_model() -> FiniteTaskModel:
     r"""Image condition violated but Theorem 2.A's substitute holds: :math:`R_Y = R_X`.
 
+    Theorem 2.A of Harell et al. [1]_ (App. A).
+
     As :func:`image_condition_counterexample` but the extra task value is 1.5, beyond the
     image {0, 1}: the image value 1 is at least as close to every task value, so every
     reproduction of y = 2 can be replaced by y = 1 at no cost.
@@ -161,6 +172,8 @@ def theorem2a_model() -> FiniteTaskModel:
 def theorem4_injective_counterexample() -> FiniteTaskModel:
     r"""Theorem 4's condition fails (no two used reproductions share f) and equality holds.
 
+    Theorem 4 of Harell et al. [1]_.
+
     X = {0, 1, 2, 3}, p = (1/2, 0, 1/2, 0), f(x) = x // 2 (two classes), Hamming d_X and d_T.
     Reproductions 1 and 3 are never used (they are at distortion 1 from every likely input),
     so each class has one used reproduction; then
@@ -171,6 +184,8 @@ def theorem4_injective_counterexample() -> FiniteTaskModel:
 
 def theorem4_equal_posteriors_counterexample() -> FiniteTaskModel:
     r"""Two used reproductions share f but have *equal posteriors*: no strict gain, equality.
+
+    Theorem 4 of Harell et al. [1]_.
 
     X = {0, 1, 2}, p = (1/2, 1/2, 0), f = (0, 1, 1); d_X is Hamming except that inputs 1 and 2
     are indistinguishable (d_X(1, 2) = d_X(2, 1) = 0, identical rows and columns). X-optimal
@@ -184,6 +199,8 @@ def theorem4_equal_posteriors_counterexample() -> FiniteTaskModel:
 
 def distillation_example() -> FiniteTaskModel:
     r"""Corollary 4.1: distilling at Y instead of T loses rate.
+
+    Corollary 4.1 of Harell et al. [1]_.
 
     Y = X = {0, 1, 2, 3} uniform (g the identity), T = y // 2, Hamming d_Y and d_T. The
     Y-optimal code at :math:`D_Y` keeps y w.p. :math:`1 - D_Y` and otherwise sends one of the

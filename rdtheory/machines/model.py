@@ -16,6 +16,13 @@ distortion matrix ``d_k`` of shape ``(n_k, n_k)`` (Hamming by default): ``d_T`` 
 ``d_Y``/``d_X`` elsewhere (e.g. squared error on embedded coordinates, see
 :func:`rdtheory.discrete.squared_error`).
 
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. II-B/C: task models, cut and distillation points,
+   reproduction alphabets, Theorem 2's image condition).
+
 Example
 -------
 >>> import numpy as np
@@ -61,6 +68,8 @@ def _index_map(v, name: str, n_in: int, n_out: int | None) -> np.ndarray:
 @dataclasses.dataclass(frozen=True, eq=False)
 class FiniteTaskModel:
     r"""A finite task model: :math:`p(x)` and layer maps :math:`X \to Y_1 \to \dots \to T`.
+
+    The task model of Sec. II-B/C of Harell et al. [1]_.
 
     Parameters
     ----------

@@ -9,6 +9,22 @@ r"""Known-answer generators and the worked examples of ``docs/vinfo.md`` (all va
 - :func:`bias_study` - finite-sample bias of in-sample vs held-out estimates against ``n``.
 - :func:`digits_tradeoff` - the slides' base-layer trade-off
   :math:`\sup_f I_{\mathcal V_b}(f(X)\to Z_b) + \beta I_{\mathcal V_a}(f(X)\to X)` on sklearn's digits.
+
+References
+----------
+.. [1] Y. Xu, S. Zhao, J. Song, R. Stewart and S. Ermon, "A Theory of Usable Information under
+   Computational Constraints", ICLR 2020 (Sec. 3: V-information can increase under computation
+   and is asymmetric).
+.. [2] Untitled slides on scalable coding and V-information (the text has no title page or
+   authors), ``shared/reference/scalable-coding-v-information-slides.txt``; they build on [1]
+   (the base-layer trade-off of :func:`digits_tradeoff`).
+.. [3] G. A. Miller, "Note on the bias of information estimates", in H. Quastler (ed.),
+   Information Theory in Psychology: Problems and Methods, Free Press, pp. 95-100, 1955 (the
+   first-order bias of plug-in estimates).
+.. [4] H. Akaike, "A new look at the statistical model identification", IEEE Trans. Automat.
+   Control 19(6):716-723, 1974 (the k/(2n) optimism of a maximum-likelihood fit).
+.. [5] T. M. Cover and J. A. Thomas, "Elements of Information Theory", 2nd ed., Wiley, 2006
+   (Ch. 8: mutual information of jointly Gaussian variables).
 """
 from __future__ import annotations
 
@@ -41,6 +57,8 @@ EXAMPLE_JOINT = np.array([[0.20, 0.05, 0.05],
 
 def gaussian_mi_bits(r: float) -> float:
     r"""Mutual information of a bivariate normal with correlation ``r``: :math:`-\tfrac12\log_2(1-r^2)` bits.
+
+    Cover & Thomas [5]_, Ch. 8.
 
     >>> round(gaussian_mi_bits(0.8), 4)
     0.737
@@ -84,6 +102,8 @@ def plugin_mi_sd(joint, n: int) -> float:
 def first_order_bias(extra_params: int, n: int) -> float:
     r"""First-order bias :math:`k/(2n\ln 2)` bits of a log-likelihood-ratio estimate with ``k`` extra parameters.
 
+    Miller [3]_; the optimism of a maximum-likelihood fit as in Akaike [4]_.
+
     In-sample (``split="none"``) V-information is biased *up* by about this much, held-out
     estimates *down* by about this much with ``n`` the training size (the expected optimism of
     a maximum-likelihood fit is :math:`k/(2n)` nats per sample on either side, as in AIC).
@@ -99,6 +119,8 @@ def first_order_bias(extra_params: int, n: int) -> float:
 
 def one_time_pad(n: int, *, noise: float = 0.1, seed: int) -> tuple[np.ndarray, np.ndarray]:
     r"""A one-bit one-time pad: message :math:`M`, key :math:`K`, ciphertext :math:`C = M\oplus K`.
+
+    The example of Xu et al. [1]_, Sec. 3.
 
     Returns ``x = [C, K]`` (shape ``(n, 2)``, ints) and the noisy message ``y = M \oplus N`` with
     :math:`N\sim\mathrm{Bern}(\text{noise})` (shape ``(n,)``). :math:`I(X;Y) = 1 - h(\text{noise})`
@@ -140,6 +162,8 @@ class CipherExample:
 
 def cipher_example(n: int = 4000, *, noise: float = 0.1, seed: int = 0, mlp: bool = True) -> CipherExample:
     """Run the one-time-pad example: V-information rises under decryption and is asymmetric.
+
+    Xu et al. [1]_, Sec. 3.
 
     All estimates use the same 5-fold cross-fitting folds, so :func:`paired_difference`
     applies between any two of them. ``mlp=False`` skips the (slower) MLP estimate
@@ -274,6 +298,8 @@ def digits_transforms(x, labels, k: int, shrinkages=(0.001, 0.01, 0.1, 0.3, 0.5,
 def digits_tradeoff(k: int = 4, *, betas=(0.0, 0.003, 0.01, 0.03, 0.1), seed: int = 0, n_folds: int = 5,
                     shrinkages=(0.001, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0), mixes=(0.25, 0.5, 1.0)) -> DigitsTradeoff:
     r"""The base-layer trade-off of the slides on sklearn's digits (1797 images, 8x8, offline).
+
+    The trade-off of the scalable-coding slides [2]_.
 
     Half of the images (``seed``-permuted) design the candidate transforms
     (:func:`digits_transforms`); on the other half each representation :math:`f(X)` is scored

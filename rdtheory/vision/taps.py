@@ -27,6 +27,19 @@ interval 2ρ̂ − q is reported (a percentile interval sat above the estimate o
 :func:`rho_profile` runs a model over an :class:`~rdtheory.vision.data.ImageArrays` split
 once and returns ρ with its interval for every requested layer, plus the model's top-1
 accuracy from the same pass.
+
+References
+----------
+.. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
+   A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
+   Applications", arXiv:2305.17295, 2023 (Sec. III-A, Eqs. 13-18: task-appropriateness rho;
+   Sec. III-B.2, Table I: rho per layer).
+.. [2] P. J. Rousseeuw, "Silhouettes: a graphical aid to the interpretation and validation of
+   cluster analysis", J. Comput. Appl. Math. 20:53-65, 1987 (the silhouette that rho resembles).
+.. [3] A. C. Davison and D. V. Hinkley, "Bootstrap Methods and their Application", Cambridge
+   University Press, 1997 (the basic bootstrap interval; resampling clusters).
+.. [4] G. L. Steele Jr., D. Lea and C. H. Flood, "Fast splittable pseudorandom number
+   generators", Proc. OOPSLA, 2014 (SplitMix64 and its 64-bit finaliser).
 """
 from __future__ import annotations
 
@@ -125,6 +138,8 @@ def balanced_groups(labels, n_groups: int, seed: int = 0) -> np.ndarray:
 def hash_groups(ids, n_groups: int, seed: int = 0) -> np.ndarray:
     """Seeded hash of sample indices → group in 0..n_groups-1 (SplitMix64 finaliser).
 
+    The 64-bit finaliser of SplitMix64, Steele et al. [4]_.
+
     For streams whose size is not known in advance (e.g. one shard per DDP rank): depends
     only on the sample's index, not on the batch order or the number of workers.
     """
@@ -138,6 +153,9 @@ def hash_groups(ids, n_groups: int, seed: int = 0) -> np.ndarray:
 
 class GroupedRho:
     r"""Streaming MSE ρ of one layer with a group-bootstrap interval (see the module docstring).
+
+    Eqs. 13-18 of Harell et al. [1]_; the basic bootstrap interval over resampled clusters of
+    Davison & Hinkley [3]_.
 
     Parameters
     ----------
@@ -324,6 +342,8 @@ def rho_profile(model: nn.Module, data: ImageArrays, layers: Sequence[str], *, m
                 batch_size: int = 250, n_groups: int = 20, n_boot: int = 1000, confidence: float = 0.95,
                 seed: int = 0, device="cpu", progress: bool = True) -> Profile:
     """ρ (Eq. 18, MSE) with a group-bootstrap interval at each named layer, in one pass over ``data``.
+
+    Eq. 18 of Harell et al. [1]_ (Table I reports it per layer).
 
     ``n_groups`` is lowered, if needed, so that every (class, group) cell holds >= 5 images.
     ``layers`` are module names (see :func:`resolve_layers`) or ``"input"`` ([0, 1] pixels).
