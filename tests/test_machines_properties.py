@@ -21,6 +21,12 @@ FAST = settings(max_examples=2, deadline=None, derandomize=True, suppress_health
 SLOW = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 seeds = st.integers(0, 2**31 - 1)
 BATCH = 4
+CAP = 1e-7 + SLACK   # the engine's tol: '=' by overlap must also be between narrow intervals
+
+
+def _eq(chk):
+    """An '=' check: verified (intervals overlap where the hypothesis holds) on narrow intervals."""
+    assert chk.verified and chk.max_certified_error <= CAP, chk.summary()
 
 
 def _one_hidden(seed, **kw):
@@ -35,27 +41,36 @@ def _equalities(seed):
     for kind, kw in (("classification", dict(extra=1)), ("regression", dict(extra=1, extra_where="outside"))):
         ms = _one_hidden(seed, kind=kind, **kw)
         c1 = check_theorem1(ms)
-        assert c1.condition.all() and c1.verified, c1.summary()
+        assert c1.condition.all()
+        _eq(c1)
         c2 = check_theorem2(ms)
-        assert c2.verified, c2.summary()
+        assert np.all(c2.sides[0].gap <= CAP) and np.all(c2.sides[1].gap <= CAP)
+        if kind == "classification":
+            _eq(c2)
         assert np.all(c2.details["splitting_le"] <= SLACK)      # [17]: R_Y <= R_X always
         if kind == "classification":
             assert c2.condition.all()                            # image condition holds trivially
         else:
             assert not c2.condition.any()
             c2a = check_theorem2a(ms)
-            assert c2a.condition.all() and c2a.verified, c2a.summary()
+            assert c2a.condition.all()
+            _eq(c2a)
     ms = _one_hidden(seed, kind="regression", extra=2, extra_where="inside")
     c2 = check_theorem2(ms)
     assert not c2.condition.any() and np.all(c2.details["splitting_le"] <= SLACK)
-    assert check_theorem1(ms).verified
+    _eq(check_theorem1(ms))
 
 
 def _corollaries2(seed):
     ms = _two_hidden(seed, extra=1)
-    for chk in (check_corollary21(ms), check_corollary22(ms), check_corollary23(ms), *check_corollary24(ms)):
-        assert chk.verified, chk.summary()
-    assert check_corollary21(ms).condition.all()
+    c21 = check_corollary21(ms)
+    assert c21.condition.all()                 # so Cor. 2.1/2.2 are tested on every model
+    # Cor. 2.4 on models without the unreachable extra value: with it the hypothesis never holds
+    # and the check was vacuous (found by the count below)
+    a, b = check_corollary24(_two_hidden(seed))
+    assert a.mask.any() and b.mask.any()       # Cor. 2.4's hypothesis holds somewhere, both parts
+    for chk in (c21, check_corollary22(ms), check_corollary23(ms), a, b):
+        _eq(chk)
 
 
 def _supervised(seed):
@@ -65,11 +80,15 @@ def _supervised(seed):
     c32 = check_corollary32(ms, fractions=(0.3, 0.7))
     assert c32.verified, c32.summary()
     t4 = check_theorem4(ms, fractions=(0.3, 0.7))
-    assert t4.verified, t4.summary()
+    # the strict claims are made only where the merge applies: it must apply somewhere, or the
+    # assertions below hold on an empty set (on the claims' 200-model family it applies at 88%)
+    assert t4.mask.sum() >= 1 and t4.verified, t4.summary()
     # where the merge applies, its exact rate drop is positive, and the strict gap is
     # certified at every such point
     assert np.all(t4.details["merge_rate_drop"][t4.mask] > 0)
-    for chk in (check_corollary41(ms, fractions=(0.5,)), check_corollary42(ms, fractions=(0.5,))):
+    c41, c42 = check_corollary41(ms, fractions=(0.5,)), check_corollary42(ms, fractions=(0.5,))
+    assert c41.mask.sum() + c42.mask.sum() >= 1
+    for chk in (c41, c42):
         assert chk.verified, chk.summary()
 
 

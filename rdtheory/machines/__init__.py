@@ -28,7 +28,7 @@ from .rates import (RatePoints, RateProblem, certified_rates, rate, rate_curve, 
                     rate_x, rate_xy, rate_y, stack_problems)
 from .theorems import (SLACK, Side, SideSpec, TheoremCheck, check_corollary21, check_corollary22, check_corollary23,
                        check_corollary24, check_corollary31, check_corollary32, check_corollary41, check_corollary42,
-                       check_theorem1, check_theorem2, check_theorem2a, check_theorem3, check_theorem4,
+                       check_supervised_pair, corollary31_equality, check_theorem1, check_theorem2, check_theorem2a, check_theorem3, check_theorem4,
                        covering_condition, distortion_grid, image_condition, theorem2a_condition)
 
 __all__ = [
@@ -40,5 +40,6 @@ __all__ = [
     "SLACK", "Side", "SideSpec", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",
     "distortion_grid", "check_theorem1", "check_theorem2", "check_theorem2a", "check_corollary21",
     "check_corollary22", "check_corollary23", "check_corollary24", "check_theorem3", "check_corollary31",
-    "check_corollary32", "check_theorem4", "check_corollary41", "check_corollary42",
+    "check_corollary32", "check_theorem4", "check_corollary41", "check_corollary42", "check_supervised_pair",
+    "corollary31_equality",
 ]

@@ -55,7 +55,8 @@ from .rates import certified_rates, rate_problem, stack_problems
 __all__ = ["SLACK", "Side", "SideSpec", "TheoremCheck", "image_condition", "covering_condition", "theorem2a_condition",
            "check_theorem1", "check_theorem2", "check_theorem2a", "check_corollary21", "check_corollary22",
            "check_corollary23", "check_corollary24", "check_theorem3", "check_corollary31",
-           "check_corollary32", "check_theorem4", "check_corollary41", "check_corollary42", "distortion_grid"]
+           "check_corollary32", "check_theorem4", "check_corollary41", "check_corollary42", "check_supervised_pair",
+           "corollary31_equality", "distortion_grid"]
 
 # --------------------------------------------------------------------------------- helpers
 def _models(models) -> list[FiniteTaskModel]:
@@ -253,10 +254,11 @@ def check_corollary24(models, D=None, *, cut: Layer = 1, target: Layer = 2, frac
 
 
 # -------------------------------------------------------------------- Theorems 3, 4 family
-def _supervised(name, statement, models, D, *, cut, target, strict, fractions, tol, labels_at, convex=True):
-    """Shared machinery: RHS = R_C(D_C;C); D* = min of the induced distortion at ``target``
-    over C-optimal codes; LHS = R_C(D*;target). Strict checks certify with the convex outer
-    bound on D*; the condition is Theorem 4's merge on the task-minimising witness."""
+def _supervised_data(models, D, *, cut, target, fractions, tol, labels_at, outer):
+    """Shared machinery of Theorems 3/4 and their corollaries, computed once: RHS = R_C(D_C;C);
+    the task-minimising C-optimal witness (gibbs LP) and its induced distortion D_w at
+    ``target``; Theorem 4's merge at the witness; the convex program's certified lower bound
+    on D^min where ``outer`` ('all', 'merge' = only where the merge applies, or 'none')."""
     ms = _models(models)
     D = _as_grid(ms, D, fractions, [SideSpec("", cut, cut)])
     B, K = D.shape
@@ -265,55 +267,101 @@ def _supervised(name, statement, models, D, *, cut, target, strict, fractions, t
     p, d = stack_problems(opt)
     _, e = stack_problems(ind)
     rhs = certified_rates(p, d, D, tol=tol, beta_rtol=1e-9)
-    d_w = np.zeros((B, K))
-    defect = np.zeros((B, K))
-    d_lo = np.full((B, K), np.nan)
-    drop = np.zeros((B, K))
-    cand = np.zeros((B, K), dtype=bool)
-    widths = np.zeros((B, K))
+    out = {k: np.zeros((B, K)) for k in ("d_w", "defect", "drop", "widths", "outer_slack", "outer_excess")}
+    out["d_lo"] = np.full((B, K), np.nan)
+    out["cand"] = np.zeros((B, K), dtype=bool)
     convex_failed = 0
     for b in range(B):
         labels = ms[b].push(cut, labels_at)[opt[b].reproductions]
         for k in range(K):
             pt = type(rhs)(*(np.asarray(x)[b, k] for x in rhs))
             s = induced_set(p[b], d[b], e[b], D[b, k], method="gibbs", point=pt)
-            d_w[b, k] = float(np.einsum("nm,n->", s.argmin * e[b], p[b]))
-            defect[b, k] = max(0.0, float(s.witness_rate[0]) - float(rhs.rate[b, k]))
-            widths[b, k] = s.width
+            out["d_w"][b, k] = float(np.einsum("nm,n->", s.argmin * e[b], p[b]))
+            out["defect"][b, k] = max(0.0, float(s.witness_rate[0]) - float(rhs.rate[b, k]))
+            out["widths"][b, k] = s.width
             cs = merge_candidates(p[b], s.argmin, labels, mass_tol=1e-6, posterior_tol=1e-6)
-            cand[b, k] = bool(cs) and cs[0].rate_drop > 1e-9
-            drop[b, k] = cs[0].rate_drop if cs else 0.0
-            if strict and convex and cand[b, k]:  # the strict claim is made only where the merge applies
+            out["cand"][b, k] = bool(cs) and cs[0].rate_drop > 1e-9
+            out["drop"][b, k] = cs[0].rate_drop if cs else 0.0
+            if outer == "all" or (outer == "merge" and out["cand"][b, k]):
                 try:
-                    d_lo[b, k] = induced_set(p[b], d[b], e[b], D[b, k], method="convex", point=pt).minimum
+                    o = induced_set(p[b], d[b], e[b], D[b, k], method="convex", point=pt)
+                    out["d_lo"][b, k], out["outer_slack"][b, k] = o.minimum, o.tau + (o.rate - o.rate_lower)
+                    out["outer_excess"][b, k] = max(0.0, float(o.witness_rate[0]) - o.rate - o.tau)
                 except RuntimeError:
-                    convex_failed += 1   # falls back to the witness's D_w (certified to the LP tolerance)
-    lhs_w = certified_rates(p, e, np.maximum(d_w, _dmin(p, e)[:, None]), tol=tol)
-    src, tgt = _name(ms[0], cut), _name(ms[0], target)
-    rhs_side = Side(f"R_{src}(D_{src};{src})", D, rhs.rate, rhs.lower)
-    if strict:
-        D_lhs = np.maximum(np.where(np.isnan(d_lo), d_w, d_lo), _dmin(p, e)[:, None])
-        lhs = certified_rates(p, e, D_lhs, tol=tol)
-        lhs_side = Side(f"R_{src}(D_{tgt}^min;{tgt})", D_lhs, lhs.rate, lhs.lower)
-        viol = lhs.rate - rhs.lower
-        slack = np.full(viol.shape, SLACK)
-        cond = cand  # per point: the merge condition is checked at each D
-        ctext = (f"task-minimising {src}-optimal code has two used reproductions with equal output at "
-                 f"{_name(ms[0], labels_at)} and different posteriors")
-    else:
-        lhs_side = Side(f"R_{src}(D_{tgt}^min;{tgt})", d_w, lhs_w.rate, lhs_w.lower)
-        viol = lhs_w.lower - rhs.rate
-        # the witness is optimal only to the LP's tolerance: the proof's step R(D_w) <= I(W)
-        # then gives lo_lhs <= I(W) = up_rhs + defect
-        slack = SLACK + defect
-        cond = np.ones(B, dtype=bool)
-        ctext = "none (D > 0)"
-    details = {"D_min_witness": d_w, "D_min_outer": d_lo, "witness_defect_bits": defect,
-               "merge_rate_drop": drop, "merge_condition": cand, "induced_width": widths,
-               "lhs_at_witness_upper": lhs_w.rate, "lhs_at_witness_lower": lhs_w.lower,
-               "convex_failed": convex_failed}
-    return TheoremCheck(name, statement, "<" if strict else "<=", (lhs_side, rhs_side), cond, ctext, viol,
-                        slack, details)
+                    convex_failed += 1   # the strict check falls back to D_w (certified to the LP tolerance)
+    lhs_w = certified_rates(p, e, np.maximum(out["d_w"], _dmin(p, e)[:, None]), tol=tol)
+    names = (_name(ms[0], cut), _name(ms[0], target), _name(ms[0], labels_at))
+    return dict(out, D=D, p=p, e=e, tol=tol, rhs=rhs, lhs_w=lhs_w, names=names, convex_failed=convex_failed)
+
+
+def _supervised_details(x):
+    return {"D_min_witness": x["d_w"], "D_min_outer": x["d_lo"], "outer_rate_slack_bits": x["outer_slack"],
+            "outer_rate_excess_bits": x["outer_excess"],
+            "witness_defect_bits": x["defect"], "merge_rate_drop": x["drop"], "merge_condition": x["cand"],
+            "induced_width": x["widths"], "lhs_at_witness_upper": x["lhs_w"].rate,
+            "lhs_at_witness_lower": x["lhs_w"].lower, "convex_failed": x["convex_failed"],
+            "induced_range": x["e"].max(axis=(1, 2)) - x["e"].min(axis=(1, 2))}
+
+
+def _supervised_le(name, statement, x):
+    """The ``<=`` check (Theorem 3 form) from :func:`_supervised_data`."""
+    src, tgt, _ = x["names"]
+    rhs, lhs_w = x["rhs"], x["lhs_w"]
+    lhs_side = Side(f"R_{src}(D_{tgt}^min;{tgt})", x["d_w"], lhs_w.rate, lhs_w.lower)
+    rhs_side = Side(f"R_{src}(D_{src};{src})", x["D"], rhs.rate, rhs.lower)
+    # the witness is optimal only to the LP's tolerance: the proof's step R(D_w) <= I(W)
+    # then gives lo_lhs <= I(W) = up_rhs + defect
+    viol = lhs_w.lower - rhs.rate
+    return TheoremCheck(name, statement, "<=", (lhs_side, rhs_side), np.ones(viol.shape[0], dtype=bool),
+                        "none (D > 0)", viol, SLACK + x["defect"], _supervised_details(x))
+
+
+def _supervised_lt(name, statement, x):
+    """The strict ``<`` check (Theorem 4 form) from :func:`_supervised_data`."""
+    src, tgt, lab = x["names"]
+    p, e, rhs = x["p"], x["e"], x["rhs"]
+    D_lhs = np.maximum(np.where(np.isnan(x["d_lo"]), x["d_w"], x["d_lo"]), _dmin(p, e)[:, None])
+    lhs = certified_rates(p, e, D_lhs, tol=x["tol"])
+    lhs_side = Side(f"R_{src}(D_{tgt}^min;{tgt})", D_lhs, lhs.rate, lhs.lower)
+    rhs_side = Side(f"R_{src}(D_{src};{src})", x["D"], rhs.rate, rhs.lower)
+    viol = lhs.rate - rhs.lower
+    ctext = (f"task-minimising {src}-optimal code has two used reproductions with equal output at "
+             f"{lab} and different posteriors")
+    return TheoremCheck(name, statement, "<", (lhs_side, rhs_side), x["cand"], ctext, viol,
+                        np.full(viol.shape, SLACK), _supervised_details(x))
+
+
+#: (cut, target) of each supervised pair -> (name of the '<=' form, of the '<' form, statements)
+_PAIRS = {"T3": ("Theorem 3", "Theorem 4", "R_X(D_T^min;T)", "R_X(D_X;X)"),
+          "C31": ("Corollary 3.1", "Corollary 4.1", "R_Y(D_T^min;T)", "R_Y(D_Y;Y)"),
+          "C32": ("Corollary 3.2", "Corollary 4.2", "R_X(D_Y^min;Y)", "R_X(D_X;X)")}
+
+
+def check_supervised_pair(models, D=None, *, pair: str = "T3", fractions=(0.2, 0.5, 0.8), tol: float = 1e-7,
+                          outer: str = "all") -> tuple[TheoremCheck, TheoremCheck]:
+    r"""Theorem 3 *and* Theorem 4 (``pair='T3'``), Corollaries 3.1/4.1 (``'C31'``: cut Y, target T)
+    or 3.2/4.2 (``'C32'``: cut X, target Y) from one computation of the witnesses.
+
+    ``outer='all'`` computes the convex program's certified lower bound on :math:`D^{\min}` at
+    every point (``details['D_min_outer']``), so the ``<=`` form's witness :math:`D_w` can be
+    compared with it; ``'merge'`` only where Theorem 4's merge applies (what the strict form needs).
+    """
+    if pair not in _PAIRS:
+        raise ValueError(f"pair must be one of {sorted(_PAIRS)} (T3: Theorems 3/4, C31: Cor. 3.1/4.1, "
+                         f"C32: Cor. 3.2/4.2); got {pair!r}")
+    if outer not in ("all", "merge", "none"):
+        raise ValueError(f"outer must be 'all', 'merge' or 'none'; got {outer!r}")
+    cut, target = {"T3": (0, -1), "C31": (1, -1), "C32": (0, 1)}[pair]
+    le, lt, lhs, rhs = _PAIRS[pair]
+    x = _supervised_data(models, D, cut=cut, target=target, fractions=fractions, tol=tol, labels_at=target,
+                         outer=outer)
+    return _supervised_le(le, f"{lhs} <= {rhs}", x), _supervised_lt(lt, f"{lhs} < {rhs}", x)
+
+
+def _supervised(name, statement, models, D, *, cut, target, strict, fractions, tol, labels_at, convex=True):
+    x = _supervised_data(models, D, cut=cut, target=target, fractions=fractions, tol=tol, labels_at=labels_at,
+                         outer=("merge" if strict and convex else "none"))
+    return (_supervised_lt if strict else _supervised_le)(name, statement, x)
 
 
 def _dmin(p, e):
@@ -339,16 +387,22 @@ def check_corollary31(models, D=None, *, cut: Layer = 1, target: Layer = -1, fra
     and needs :math:`\hat{\mathcal Y} \subseteq g(\hat{\mathcal X})` (or 2.A's substitute).
     ``details['x_equals_y']`` holds that equality check (a :class:`TheoremCheck`).
     """
-    ms = _models(models)
     chk = _supervised("Corollary 3.1", "R_Y(D_T^min;T) <= R_Y(D_Y;Y)", models, D, cut=cut, target=target,
                       strict=False, fractions=fractions, tol=tol, labels_at=target)
+    eq = corollary31_equality(models, chk.sides[1].D, cut=cut, tol=tol)
+    return dataclasses.replace(chk, details={**chk.details, "x_equals_y": eq})
+
+
+def corollary31_equality(models, D, *, cut: Layer = 1, tol: float = 1e-7) -> TheoremCheck:
+    r"""Corollary 3.1's equality part :math:`R_X(D_Y;Y) = R_Y(D_Y;Y)` at the (B, K) grid ``D``: Theorem 2
+    with target Y; hypothesis :math:`\hat{\mathcal Y} \subseteq g(\hat{\mathcal X})` (or 2.A's substitute)."""
+    ms = _models(models)
     y = _name(ms[0], cut)
     cond = np.array([(image_condition(m, cut, cut) or theorem2a_condition(m, cut, cut)[0])
                      and covering_condition(m, cut, cut) for m in ms])
-    eq = _equality("Corollary 3.1 (equality part)", f"R_X(D_{y};{y}) = R_{y}(D_{y};{y})", ms, chk.sides[1].D,
-                   [SideSpec(f"R_X(D;{y})", 0, cut), SideSpec(f"R_{y}(D;{y})", cut, cut)], cond,
-                   f"{y}^ within g(X^) (Theorem 2 with target {y})", tol)
-    return dataclasses.replace(chk, details={**chk.details, "x_equals_y": eq})
+    return _equality("Corollary 3.1 (equality part)", f"R_X(D_{y};{y}) = R_{y}(D_{y};{y})", ms, np.asarray(D),
+                     [SideSpec(f"R_X(D;{y})", 0, cut), SideSpec(f"R_{y}(D;{y})", cut, cut)], cond,
+                     f"{y}^ within g(X^) (Theorem 2 with target {y})", tol)
 
 
 def check_corollary32(models, D=None, *, target: Layer = 1, fractions=(0.2, 0.5, 0.8), tol: float = 1e-7) -> TheoremCheck:
