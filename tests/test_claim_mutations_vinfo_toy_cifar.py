@@ -130,7 +130,7 @@ def test_a_regression_in_g_fails_the_analytic_claim(monkeypatch):
 
 
 def test_a_wrong_radius_fails_the_analytic_claim(monkeypatch):
-    monkeypatch.setattr(toy, "RADIUS", 0.21)  # rho_Y = 29 / 0.0441 = 657.6
+    monkeypatch.setattr(toy.model, "RADIUS", 0.21)  # rho_Y = 29 / 0.0441 = 657.6
     q = rho_by_quadrature("y")
     assert q == pytest.approx(29 / 0.0441, rel=1e-9)
     assert analytic_verdict(q, toy.rho_analytic("y").rho, 725.0, 1e-6) == FAIL

@@ -167,8 +167,10 @@ def test_rate_task_distortion_respects_the_supervised_bound():
 def test_docstring_examples_run():
     import doctest
 
-    res = doctest.testmod(toy, optionflags=doctest.ELLIPSIS)
-    assert res.attempted >= 8 and res.failed == 0
+    from rdtheory.toy import grid, model, quantize
+
+    results = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in (toy, model, quantize, grid)]
+    assert sum(r.attempted for r in results) >= 8 and sum(r.failed for r in results) == 0
 
 
 def test_figures_draw_what_they_claim():
