@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ..info import LN2  # noqa: E402,F401  (one LN2, re-exported for the engine modules)
+from ..info import LN2  # noqa: F401  (the one LN2, re-exported for the engine modules)
 
 #: accepted values of ``method``
 METHODS = ("accelerated", "squarem", "plain")
