@@ -125,7 +125,7 @@ def solve_row(p, d, beta: float, budget: float) -> dict:
     return {"beta": float(beta), "beta_max_d": float(beta * d.max()), "seconds": seconds, "first_call_s": first,
             "seconds_1e5": seconds_1e5, "speedup_vs_1e7": (ref if ref is not None else cap) / seconds,
             "converged": bool(res.converged), "gap_bits": float(res.gap), "iterations": int(res.iterations),
-            "newton_steps": int(res.newton_steps), "rate_bits": float(res.rate),
+            "newton_steps": int(res.newton_steps), "rate_bits": float(res.rate), "distortion": float(res.distortion),
             "numpy_1e5_s": ref, "numpy_cap_s": cap, "numpy_iterations": iters,
             "speedup": (ref if ref is not None else cap) / seconds_1e5, "speedup_is_lower_bound": ref is None,
             "load": os.getloadavg()[0]}
