@@ -74,3 +74,20 @@ def positive(x, name: str, *, allow_zero: bool = False) -> np.ndarray:
         rel = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {rel}; got {arr[bad].ravel()[:3].tolist()}")
     return arr
+
+
+def as_samples(x, name: str = "samples", *, min_n: int = 2, dim: int | None = None) -> np.ndarray:
+    """Validate samples as a finite float64 array of shape ``(n, k)`` (1-D input is ``(n, 1)``).
+
+    ``min_n``: fewest samples accepted (an estimator from one sample has no spread to
+    measure). ``dim``: required point dimension ``k`` (e.g. that of the source points, for
+    reproduction points).
+    """
+    arr = as_finite_array(x, name, ndim=(1, 2))
+    arr = arr[:, None] if arr.ndim == 1 else arr
+    if arr.shape[0] < min_n:
+        raise ValueError(f"{name} has {arr.shape[0]} sample(s); pass at least {min_n} (rows are samples)")
+    if dim is not None and arr.shape[1] != dim:
+        raise ValueError(f"{name} has points of dimension {arr.shape[1]} but {dim} was expected; "
+                         f"source and reproduction points must have the same number of columns")
+    return arr
