@@ -90,6 +90,7 @@ References
 .. [2] P. J. Rousseeuw, "Silhouettes: a graphical aid to the interpretation and validation of
    cluster analysis", J. Comput. Appl. Math. 20:53-65, 1987 (the silhouette that rho resembles).
 """
+from .bias import corrected_moments, grouped_interval, pool_groups, rho_from_statistics
 from .bootstrap import bootstrap_rho
 from .estimator import rho_from_moments, task_appropriateness
 from .records import RhoInterval, TaskAppropriateness
@@ -102,4 +103,8 @@ __all__ = [
     "rho_from_moments",
     "bootstrap_rho",
     "TaskAppropriatenessAccumulator",
+    "rho_from_statistics",
+    "corrected_moments",
+    "grouped_interval",
+    "pool_groups",
 ]
