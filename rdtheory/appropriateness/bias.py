@@ -195,8 +195,15 @@ def grouped_interval(counts, centroids, m2, *, confidence: float = 0.95, bias_co
 
     The interval is :math:`\text{point} \pm t_{G-1,(1+c)/2}\,\mathrm{se}`,
     :math:`\mathrm{se}^2 = \tfrac{G-1}{G}\sum_g(\hat\rho_{(g)} - \bar\rho_{(\cdot)})^2`
-    (Efron & Stein): symmetric, so it always contains its point. Its coverage is measured by
-    simulation in ``tests/test_appropriateness_bias.py`` and ``benchmarks/rho_bias.py``.
+    (Efron & Stein), and with ``bias_correction=True`` it is extended by the applied jackknife
+    correction :math:`|b_J|` on the side the correction moved the point: the jackknife
+    assumes a bias :math:`\propto 1/n` and then removes all of it, but the bias of a *tied*
+    minimum is :math:`\propto n^{-1/2}`, of which it removes
+    :math:`(G-1)(\sqrt{G/(G-1)} - 1) \to 1/2`, so up to :math:`|b_J|` may remain, always in
+    the same direction (Jensen: the minimum is biased down). It always contains its point.
+    Coverage measured by simulation (``experiments/rho_bias_simulation.py``,
+    ``docs/appropriateness.md``): 0.92-0.98 at nominal 0.95 for two or ten separated Gaussian
+    classes, n = 40-1000 per class, G = 20.
 
     Returns
     -------
@@ -228,9 +235,13 @@ def grouped_interval(counts, centroids, m2, *, confidence: float = 0.95, bias_co
 
     full = rho_of(np.arange(g), "the data")
     loo = np.array([rho_of(np.delete(np.arange(g), k), f"dropping group {k}") for k in range(g)])
-    point = full - (g - 1) * (loo.mean() - full) if bias_correction else full
+    bias = (g - 1) * (loo.mean() - full) if bias_correction else 0.0
+    point = full - bias
     se = float(np.sqrt((g - 1) / g * np.sum((loo - loo.mean()) ** 2)))
     half = float(stats.t.ppf(0.5 + confidence / 2, g - 1)) * se
+    # the jackknife removes a 1/n bias but only half of an n^(-1/2) one (tied minima): extend the
+    # interval by the applied correction on the side it moved the point (see the docstring)
+    low, high = point - half - max(bias, 0.0), point + half + max(-bias, 0.0)
     method = "grouped jackknife (t), bias-corrected" if bias_correction else "grouped jackknife (t)"
-    return RhoInterval(estimate=float(point), low=float(point - half), high=float(point + half),
+    return RhoInterval(estimate=float(point), low=float(low), high=float(high),
                        confidence=float(confidence), standard_error=se, method=method, replicates=_frozen(loo))
