@@ -179,6 +179,17 @@ def _record(n: np.ndarray, mu_s: np.ndarray, plug_s: np.ndarray, pr: np.ndarray,
                      estimator="bias-corrected" if bias_correction else "plug-in")
 
 
+def _rho_value(n: np.ndarray, mu: np.ndarray, plug: np.ndarray, pr: np.ndarray, bias_correction: bool) -> float:
+    """Eq. 18 only (no record, no validation): the jackknife's inner loop on checked statistics."""
+    if bias_correction:
+        intra, inter = _corrected(n, mu, plug)
+    else:
+        intra, inter = plug, _pairwise(mu, "mse")
+    rho_ij = inter / np.sqrt(np.outer(intra, intra))
+    np.fill_diagonal(rho_ij, np.inf)
+    return float(pr @ rho_ij.min(axis=1))
+
+
 def grouped_interval(counts, centroids, m2, *, confidence: float = 0.95, bias_correction: bool = True,
                      priors=None) -> RhoInterval:
     r"""Delete-one-group jackknife interval for :math:`\rho` from G groups' statistics.
@@ -226,14 +237,19 @@ def grouped_interval(counts, centroids, m2, *, confidence: float = 0.95, bias_co
     if g < 2:
         raise ValueError(f"a jackknife needs G >= 2 groups (e.g. 20); got {g}")
 
+    n_all = cnt.sum(axis=0)
+    full = rho_from_statistics(n_all, *pool_groups(cnt, mu, s2)[1:], priors, bias_correction=bias_correction).rho
+    pr_fixed = None if priors is None else _priors(priors, n_all)
+    e = max(_pow2_exponent(mu), -(-_pow2_exponent(s2 / np.maximum(cnt, 1)) // 2))  # exact rescaling
+    mu_s, s2_s = np.ldexp(mu, -e), np.ldexp(s2, -2 * e)
+
     def rho_of(keep, where):
-        n, mean, m2k = pool_groups(cnt, mu, s2, keep)
+        n, mean, m2k = pool_groups(cnt, mu_s, s2_s, keep)
         if np.any(n < 2):
             raise ValueError(f"{where} leaves class(es) {np.flatnonzero(n < 2).tolist()} with fewer than two samples; "
                              f"use fewer groups or more samples")
-        return rho_from_statistics(n, mean, m2k, priors, bias_correction=bias_correction).rho
+        return _rho_value(n, mean, m2k / n, n / n.sum() if pr_fixed is None else pr_fixed, bias_correction)
 
-    full = rho_of(np.arange(g), "the data")
     loo = np.array([rho_of(np.delete(np.arange(g), k), f"dropping group {k}") for k in range(g)])
     bias = (g - 1) * (loo.mean() - full) if bias_correction else 0.0
     point = full - bias

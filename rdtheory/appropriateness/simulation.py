@@ -85,7 +85,7 @@ def gaussian_group_statistics(means, n_per_class: int, n_groups: int, rng: np.ra
 
 
 def simulate(means, n_per_class: int, *, reps: int = 200, n_groups: int = 20, confidence: float = 0.95,
-             seed: int = 0, variance: float = 1.0) -> dict:
+             seed: int = 0, variance: float = 1.0, intervals: bool = True) -> dict:
     r"""Bias and coverage of the plug-in and bias-corrected estimators over ``reps`` data sets.
 
     Returns a dict with the analytic ``rho``; for each estimator — ``plug-in`` (the paper's),
@@ -94,7 +94,8 @@ def simulate(means, n_per_class: int, *, reps: int = 200, n_groups: int = 20, co
     ``bias_se = sd/sqrt(reps)``; and for the grouped-jackknife intervals of the plug-in
     (``interval_plug-in``) and of the bias-corrected statistic (``interval_corrected``) the
     ``coverage`` (fraction of data sets whose interval contains the analytic rho),
-    ``mean_width`` and ``contains_point``.
+    ``mean_width`` and ``contains_point``. ``intervals=False`` skips the jackknife (about 40x
+    faster): only ``plug-in`` and ``corrected`` are reported.
     """
     if int(reps) != reps or reps < 2:
         raise ValueError(f"reps must be an integer >= 2; got {reps}")
@@ -108,6 +109,8 @@ def simulate(means, n_per_class: int, *, reps: int = 200, n_groups: int = 20, co
         pooled = pool_groups(n, xbar, m2)
         est["plug-in"].append(rho_from_statistics(*pooled).rho)
         est["corrected"].append(rho_from_statistics(*pooled, bias_correction=True).rho)
+        if not intervals:
+            continue
         for key, corr in (("interval_plug-in", False), ("interval_corrected", True)):
             iv = grouped_interval(n, xbar, m2, confidence=confidence, bias_correction=corr)
             ivs[key].append((iv.estimate, iv.low, iv.high))
@@ -115,11 +118,15 @@ def simulate(means, n_per_class: int, *, reps: int = 200, n_groups: int = 20, co
     out = {"rho": truth, "n_per_class": int(n_per_class), "reps": int(reps), "n_groups": int(n_groups),
            "confidence": float(confidence), "n_classes": int(mu.shape[0]), "n_features": int(mu.shape[1])}
     for k, v in est.items():
+        if not v:
+            continue
         v = np.asarray(v)
         sd = float(v.std(ddof=1))
         out[k] = {"mean": float(v.mean()), "sd": sd, "bias": float(v.mean() - truth),
                   "bias_se": sd / np.sqrt(len(v))}
     for k, v in ivs.items():
+        if not v:
+            continue
         v = np.asarray(v)
         out[k] = {"coverage": float(np.mean((v[:, 1] <= truth) & (truth <= v[:, 2]))),
                   "mean_width": float(np.mean(v[:, 2] - v[:, 1])),
