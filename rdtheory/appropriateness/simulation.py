@@ -123,7 +123,7 @@ def simulate(means, n_per_class: int, *, reps: int = 200, n_groups: int = 20, co
         v = np.asarray(v)
         sd = float(v.std(ddof=1))
         out[k] = {"mean": float(v.mean()), "sd": sd, "bias": float(v.mean() - truth),
-                  "bias_se": sd / np.sqrt(len(v))}
+                  "bias_se": float(sd / np.sqrt(len(v)))}
     for k, v in ivs.items():
         if not v:
             continue

@@ -163,9 +163,8 @@ class TaskAppropriatenessAccumulator:
         cell = grp * len(self._index) + cls
         cells, inv, cnt = np.unique(cell, return_inverse=True, return_counts=True)
         inv = inv.reshape(-1)
-        onehot = np.zeros((cells.shape[0], x.shape[0]))
-        onehot[inv, np.arange(x.shape[0])] = 1.0
-        mean_b = (onehot @ x) / cnt[:, None]  # per-cell sums by BLAS: one pass over the batch
+        order = np.argsort(inv, kind="stable")  # per-cell sums of contiguous rows: O(B F), any number of cells
+        mean_b = np.add.reduceat(x[order], np.r_[0, np.cumsum(cnt)[:-1]], axis=0) / cnt[:, None]
         resid = x - mean_b[inv]  # two-pass (centred) M2 within the batch: no sum-of-squares cancellation
         m2_b = np.bincount(inv, weights=np.einsum("nf,nf->n", resid, resid), minlength=cells.shape[0])
         self._merge_into(cells // len(self._index), cells % len(self._index), cnt, mean_b, m2_b)

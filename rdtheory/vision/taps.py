@@ -52,7 +52,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..appropriateness import RhoInterval, TaskAppropriateness, TaskAppropriatenessAccumulator, rho_from_moments
+from ..appropriateness import (RhoInterval, TaskAppropriateness, TaskAppropriatenessAccumulator, grouped_interval,
+                              rho_from_moments)
 from .data import ImageArrays, iterate_batches, to_tensor
 
 __all__ = ["INPUT", "balanced_groups", "hash_groups", "resolve_layers", "LayerTaps", "GroupedRho", "LayerRho", "Profile", "rho_profile",
@@ -299,6 +300,16 @@ class GroupedRho:
         return RhoInterval(estimate=float(est), low=float(max(0.0, 2 * est - q_hi)), high=float(2 * est - q_lo),
                            confidence=float(confidence), standard_error=float(reps.std(ddof=1)),
                            method=f"basic group bootstrap ({self.n_groups} groups)", replicates=reps)
+
+    def jackknife(self, confidence: float = 0.95, *, bias_correction: bool = True) -> RhoInterval:
+        """Bias-corrected point with its grouped-jackknife interval (always contains the point).
+
+        :func:`rdtheory.appropriateness.grouped_interval` on this layer's (group, class)
+        statistics: unbiased moments plus Quenouille's correction of the minimum over j,
+        ``point ± t·se`` extended by the applied correction (docs/appropriateness.md, §5).
+        """
+        n, mu, m2, _ = self._cells()
+        return grouped_interval(n, mu, m2, confidence=confidence, bias_correction=bias_correction)
 
 
 @dataclasses.dataclass(frozen=True)
