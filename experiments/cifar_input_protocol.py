@@ -149,7 +149,8 @@ def figure(rows: list[dict], paper: float = PAPER["cifar10"]):
     m = np.array([r["per_class"] for r in rows], dtype=float)
     jit = np.array([1 + 0.04 * (r["seed"] - 1) for r in rows])
     ax.errorbar(m * jit, [r["rho"] for r in rows], yerr=[[r["rho"] - r["rho_low"] for r in rows],
-                [r["rho_high"] - r["rho"] for r in rows]], fmt="o", ms=3, color="C3", label="plug-in (paper's definition)")
+                [r["rho_high"] - r["rho"] for r in rows]], fmt="o", ms=3, color="C3",
+                label="plug-in (paper's definition)")
     ax.errorbar(m / jit, [r["rho_bc"] for r in rows], yerr=[[r["rho_bc"] - r["rho_bc_low"] for r in rows],
                 [r["rho_bc_high"] - r["rho_bc"] for r in rows]], fmt="s", ms=3, color="C2",
                 label="bias-corrected (+ jackknife), 95% interval")
