@@ -151,6 +151,27 @@ def test_grouped_rho_jackknife_is_grouped_interval_of_its_cells():
     assert abs(got.estimate / ref.estimate - 1) < 1e-10 and abs(got.high / ref.high - 1) < 1e-10
 
 
+def test_rho_profile_bias_corrected_interval():
+    torch = pytest.importorskip("torch")
+    from rdtheory.vision.data import ImageArrays
+    from rdtheory.vision.taps import rho_profile
+
+    rng = np.random.default_rng(9)
+    y = np.repeat(np.arange(4), 20)
+    imgs = np.clip(rng.normal(120, 40, (80, 8, 8, 3)) + 30 * y[:, None, None, None], 0, 255).astype(np.uint8)
+    data = ImageArrays(imgs, y, ("a", "b", "c", "d"), "synthetic")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.Flatten(), torch.nn.Linear(72, 4))
+    prof = rho_profile(model, data, ["input", "0"], n_groups=4, progress=False, interval="bias-corrected")
+    x01 = imgs.astype(np.float64) / 255.0
+    assert abs(prof["input"].rho_plugin / task_appropriateness(x01, y).rho - 1) < 1e-9
+    for r in prof.layers:
+        assert r.low <= r.rho <= r.high and r.method.endswith("bias-corrected")
+        assert r.rho < r.rho_plugin  # 20 images per class: the plug-in's upward bias dominates
+    with pytest.raises(ValueError, match="interval must be"):
+        rho_profile(model, data, ["input"], n_groups=4, progress=False, interval="percentile")
+
+
 @pytest.mark.slow
 def test_full_simulation_bias_and_coverage():
     """Every configuration, n = 40..1000, 400 data sets each: corrected intervals cover (ties: >= 0.85)."""
