@@ -44,8 +44,14 @@ Estimation from samples and memory
 ----------------------------------
 Expectations are replaced by sample means (plug-in, as in Sec. III-B.2): p(x | i) is the
 empirical distribution of the class, priors are class frequencies unless ``priors=`` is
-given. The plug-in D^{(i,j)} is biased up by about tr Σ_i/n_i + tr Σ_j/n_j and D^{(i)} down
-by a factor (n_i - 1)/n_i; :func:`bootstrap_rho` reports the sampling uncertainty.
+given. The plug-in D^{(i,j)} is biased up by exactly tr Σ_i/n_i + tr Σ_j/n_j and D^{(i)}
+down by a factor (n_i - 1)/n_i, and the minimum of Eq. 17 is biased down (Jensen).
+``bias_correction=True`` (:func:`task_appropriateness`, the accumulator's ``result`` and
+``interval``, :func:`rho_from_statistics`) uses unbiased moments; :func:`grouped_interval`
+adds Quenouille's jackknife correction of the minimum and an interval that contains its
+point (derivation and coverage by simulation: ``docs/appropriateness.md``, section 5;
+:mod:`rdtheory.appropriateness.simulation`). :func:`bootstrap_rho` is the percentile
+bootstrap of the plug-in.
 
 For MSE the estimate depends on the data only through the per-class sufficient statistics
 (count n_i, mean μ_i, and the scalar M2_i = Σ‖x − μ_i‖²): :class:`TaskAppropriatenessAccumulator`
@@ -71,7 +77,9 @@ Layout
 ------
 ``records`` (the result records), ``_inputs`` (validation and conversion of numpy/JAX/torch
 inputs), ``estimator`` (Eqs. 13-18: :func:`rho_from_moments`, :func:`task_appropriateness`),
-``bootstrap`` (:func:`bootstrap_rho`), ``streaming`` (:class:`TaskAppropriatenessAccumulator`).
+``bootstrap`` (:func:`bootstrap_rho`), ``streaming`` (:class:`TaskAppropriatenessAccumulator`),
+``bias`` (bias-corrected rho from sufficient statistics, :func:`grouped_interval`),
+``simulation`` (Gaussian clusters with a known rho: bias and coverage by simulation).
 
 Scale
 -----
@@ -89,7 +97,10 @@ References
    Applications", arXiv:2305.17295, 2023 (Sec. III-A, Eqs. 12-20).
 .. [2] P. J. Rousseeuw, "Silhouettes: a graphical aid to the interpretation and validation of
    cluster analysis", J. Comput. Appl. Math. 20:53-65, 1987 (the silhouette that rho resembles).
+.. [3] M. H. Quenouille, "Notes on bias in estimation", Biometrika 43:353-360, 1956 (jackknife
+   bias correction, used by :func:`grouped_interval`).
 """
+from .bias import corrected_moments, grouped_interval, pool_groups, rho_from_statistics
 from .bootstrap import bootstrap_rho
 from .estimator import rho_from_moments, task_appropriateness
 from .records import RhoInterval, TaskAppropriateness
@@ -102,4 +113,8 @@ __all__ = [
     "rho_from_moments",
     "bootstrap_rho",
     "TaskAppropriatenessAccumulator",
+    "rho_from_statistics",
+    "corrected_moments",
+    "grouped_interval",
+    "pool_groups",
 ]

@@ -97,17 +97,22 @@ def _unit_power(distortion: str) -> int:
 
 
 def _assemble(cent: np.ndarray, d_in: np.ndarray, pr: np.ndarray, e: int, *, classes, counts, distortion: str,
-              centroid: str, normalization: str) -> TaskAppropriateness:
+              centroid: str, normalization: str, inter: np.ndarray | None = None,
+              estimator: str = "plug-in") -> TaskAppropriateness:
     """Eqs. 15-18 on validated centroids and D^(i) given in units of ``2**e`` feature units.
+
+    ``inter`` (same units, already normalised) replaces the D^(i,j) computed from the
+    centroids (the bias-corrected estimator of :mod:`.bias` passes its own).
 
     rho is dimensionless, so it is computed in those units (no under/overflow); the record's
     centroids, D^(i) and D^(i,j) are scaled back to the caller's units (exact: powers of two),
     saturating to 0 or inf only where the true value lies outside float64's range.
     """
     c = cent.shape[0]
-    inter = _pairwise(cent, distortion)
-    if normalization == "mean":
-        inter = inter / cent.shape[1]
+    if inter is None:
+        inter = _pairwise(cent, distortion)
+        if normalization == "mean":
+            inter = inter / cent.shape[1]
     rho_ij = inter / np.sqrt(np.outer(d_in, d_in))
     np.fill_diagonal(rho_ij, np.nan)
     masked = np.where(np.eye(c, dtype=bool), np.inf, rho_ij)
@@ -120,7 +125,7 @@ def _assemble(cent: np.ndarray, d_in: np.ndarray, pr: np.ndarray, e: int, *, cla
         rho=float(pr @ rho_i), rho_i=_frozen(rho_i), rho_ij=_frozen(rho_ij), nearest=_frozen(nearest),
         intra=_frozen(intra_out), inter=_frozen(inter_out), centroids=_frozen(cent_out), priors=_frozen(pr),
         counts=_frozen(counts), classes=_frozen(classes), distortion=distortion, centroid=centroid,
-        normalization=normalization)
+        normalization=normalization, estimator=estimator)
 
 
 def _l1_medoid(xi: np.ndarray) -> tuple[int, float]:
@@ -153,7 +158,7 @@ def _class_moments(xi: np.ndarray, distortion: str, centroid: str) -> tuple[np.n
 
 
 def task_appropriateness(features, labels, *, distortion: str = "mse", centroid: str = "optimal",
-                         normalization: str = "sum", priors=None) -> TaskAppropriateness:
+                         normalization: str = "sum", priors=None, bias_correction: bool = False) -> TaskAppropriateness:
     r"""Task-appropriateness :math:`\rho` of a distortion on labelled features (Eqs. 13–18).
 
     Parameters
@@ -170,6 +175,9 @@ def task_appropriateness(features, labels, *, distortion: str = "mse", centroid:
         Sum over coordinates (footnote 6) or mean over coordinates; rho is identical.
     priors : (C,) array-like, optional
         Class probabilities for Eq. 18 in sorted-label order; default the class frequencies.
+    bias_correction : bool
+        False (default): the paper's plug-in. True: unbiased D^(i) = M2/(n-1) and D^(i,j) less
+        its sampling bias (MSE with the mean centroid only; :mod:`rdtheory.appropriateness.bias`).
 
     Returns
     -------
@@ -196,6 +204,12 @@ def task_appropriateness(features, labels, *, distortion: str = "mse", centroid:
     _check_choice(distortion, "distortion", DISTORTIONS)
     _check_choice(centroid, "centroid", CENTROIDS)
     _check_choice(normalization, "normalization", NORMALIZATIONS)
+    if not isinstance(bias_correction, (bool, np.bool_)):
+        raise ValueError(f"bias_correction must be True or False; got {bias_correction!r}")
+    if bias_correction and (distortion, centroid) != ("mse", "optimal"):
+        raise ValueError(f"bias_correction=True is derived for distortion='mse' with centroid='optimal' (class "
+                         f"means); got distortion={distortion!r}, centroid={centroid!r}. Use the defaults or "
+                         f"bias_correction=False")
     x = _features_2d(features)
     lab = _labels_1d(labels, x.shape[0])
     classes, inverse, counts = np.unique(lab, return_inverse=True, return_counts=True)
@@ -211,6 +225,11 @@ def task_appropriateness(features, labels, *, distortion: str = "mse", centroid:
         cents.append(c_k)
         intra.append(d_k)
     intra = np.asarray(intra)
+    if bias_correction:
+        from .bias import _record  # bias imports this module
+
+        return _record(counts.astype(np.float64), np.stack(cents), intra, pr, e, classes=classes,
+                       normalization=normalization, bias_correction=True)
     if normalization == "mean":
         intra = intra / x.shape[1]
     _check_positive_intra(intra, classes)

@@ -55,6 +55,9 @@ class TaskAppropriateness:
     distortion, centroid, normalization : str
         How D was computed (``"mse"``/``"absolute"``, ``"optimal"``/``"member"``,
         ``"sum"``/``"mean"`` over coordinates).
+    estimator : str
+        ``"plug-in"`` (the paper's definition with sample moments) or ``"bias-corrected"``
+        (unbiased D^(i) and D^(i,j), :mod:`rdtheory.appropriateness.bias`).
     """
 
     rho: float
@@ -70,6 +73,7 @@ class TaskAppropriateness:
     distortion: str
     centroid: str
     normalization: str
+    estimator: str = "plug-in"
 
     @property
     def n_classes(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._inputs import NORMALIZATIONS, _check_choice, _check_counts, _features_2d, _label_kind, _labels_1d, _priors, _to_numpy
+from .bias import grouped_interval, pool_groups, rho_from_statistics
 from .estimator import rho_from_moments
 from .records import RhoInterval, TaskAppropriateness, _frozen
 
@@ -162,9 +163,8 @@ class TaskAppropriatenessAccumulator:
         cell = grp * len(self._index) + cls
         cells, inv, cnt = np.unique(cell, return_inverse=True, return_counts=True)
         inv = inv.reshape(-1)
-        onehot = np.zeros((cells.shape[0], x.shape[0]))
-        onehot[inv, np.arange(x.shape[0])] = 1.0
-        mean_b = (onehot @ x) / cnt[:, None]  # per-cell sums by BLAS: one pass over the batch
+        order = np.argsort(inv, kind="stable")  # per-cell sums of contiguous rows: O(B F), any number of cells
+        mean_b = np.add.reduceat(x[order], np.r_[0, np.cumsum(cnt)[:-1]], axis=0) / cnt[:, None]
         resid = x - mean_b[inv]  # two-pass (centred) M2 within the batch: no sum-of-squares cancellation
         m2_b = np.bincount(inv, weights=np.einsum("nf,nf->n", resid, resid), minlength=cells.shape[0])
         self._merge_into(cells // len(self._index), cells % len(self._index), cnt, mean_b, m2_b)
@@ -194,26 +194,39 @@ class TaskAppropriatenessAccumulator:
                                      other._mean[g, ko:ko + 1], other._m2[g, ko:ko + 1])
         return self
 
+    def group_statistics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(counts (G, C), means (G, C, F), m2 (G, C), classes (C,))`` per group and class, sorted labels.
+
+        The sufficient statistics themselves (copies), e.g. for
+        :func:`rdtheory.appropriateness.grouped_interval` or to store and merge elsewhere.
+        """
+        if self._n_features is None:
+            raise ValueError("no batches seen; call update(features, labels) first")
+        order = [self._index[lab] for lab in sorted(self._index)]
+        return (self._count[:, order].copy(), self._mean[:, order].copy(), self._m2[:, order].copy(),
+                self.classes)
+
     def _pooled(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Counts, means and M2 per class (sorted label order) pooled over the groups in ``keep``."""
-        order = [self._index[lab] for lab in sorted(self._index)]
-        c_n = self._count[keep][:, order]
-        c_m = self._mean[keep][:, order]
-        c_2 = self._m2[keep][:, order]
-        n = c_n.sum(axis=0)
-        w = np.divide(c_n, n, out=np.zeros(c_n.shape), where=n > 0)
-        mean = np.einsum("gc,gcf->cf", w, c_m)
-        dev = c_m - mean[None]
-        m2 = c_2.sum(axis=0) + np.einsum("gc,gcf,gcf->c", c_n.astype(np.float64), dev, dev)
-        return n, mean, m2
+        c_n, c_m, c_2, _ = self.group_statistics()
+        n, mean, m2 = pool_groups(c_n, c_m, c_2, keep)
+        return n.astype(np.int64), mean, m2
 
-    def result(self, *, priors=None) -> TaskAppropriateness:
-        """The task-appropriateness of everything seen so far (same record as the one-shot function)."""
+    def result(self, *, priors=None, bias_correction: bool = False) -> TaskAppropriateness:
+        """The task-appropriateness of everything seen so far (same record as the one-shot function).
+
+        ``bias_correction=True``: the unbiased-moment estimator of
+        :func:`rdtheory.appropriateness.rho_from_statistics` (D^(i) = M2/(n-1), D^(i,j) less
+        its sampling bias); the default is the paper's plug-in.
+        """
         if self._n_features is None:
             raise ValueError("no batches seen; call update(features, labels) first")
         classes = self.classes
         n, mean, m2 = self._pooled(np.arange(self.n_groups))
         _check_counts(classes, n, where="the batches seen so far")
+        if bias_correction:
+            return rho_from_statistics(n, mean, m2, priors, bias_correction=True, classes=classes,
+                                       normalization=self.normalization)
         intra = m2 / n
         if self.normalization == "mean":
             intra = intra / self._n_features
@@ -268,29 +281,21 @@ class TaskAppropriatenessAccumulator:
         return rho_from_moments(best_x, intra, base.priors, classes=classes, counts=base.counts,
                                 centroid="member", normalization=self.normalization)
 
-    def interval(self, confidence: float = 0.95, *, priors=None) -> RhoInterval:
-        r"""Delete-one-group jackknife interval for :math:`\rho` (needs ``n_groups >= 2``).
+    def interval(self, confidence: float = 0.95, *, priors=None, bias_correction: bool = False) -> RhoInterval:
+        r"""Delete-one-group jackknife t-interval for :math:`\rho` (needs ``n_groups >= 2``).
 
         :math:`\hat\rho_{(g)}` is rho without group g; the standard error is
         :math:`\sqrt{\tfrac{G-1}{G}\sum_g(\hat\rho_{(g)} - \bar\rho)^2}` and the interval is
-        :math:`\hat\rho \pm t_{G-1}\,\mathrm{se}` (Student t with G − 1 degrees of freedom).
+        :math:`\text{point} \pm t_{G-1}\,\mathrm{se}`. ``bias_correction=False``: the point
+        is the plug-in rho; ``True``: the bias-corrected statistic with Quenouille's jackknife
+        correction (see :func:`rdtheory.appropriateness.grouped_interval`, which this calls).
         """
-        from scipy import stats
-
         if self.n_groups < 2:
             raise ValueError("interval() needs per-group statistics; construct the accumulator with n_groups >= 2 "
                              "(e.g. 20)")
         if not 0 < confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}")
-        full = self.result(priors=priors)
-        g = self.n_groups
-        loo = np.empty(g)
-        for k in range(g):
-            n, mean, m2 = self._pooled(np.delete(np.arange(g), k))
-            _check_counts(full.classes, n, where=f"the samples outside group {k}")
-            intra = m2 / n / (self._n_features if self.normalization == "mean" else 1)
-            loo[k] = rho_from_moments(mean, intra, _priors(priors, n), normalization=self.normalization).rho
-        se = float(np.sqrt((g - 1) / g * np.sum((loo - loo.mean()) ** 2)))
-        half = float(stats.t.ppf(0.5 + confidence / 2, g - 1)) * se
-        return RhoInterval(estimate=full.rho, low=full.rho - half, high=full.rho + half, confidence=float(confidence),
-                           standard_error=se, method="grouped jackknife (t)", replicates=_frozen(loo))
+        self.result(priors=priors)  # validates counts/priors with the usual messages
+        c_n, c_m, c_2, _ = self.group_statistics()
+        return grouped_interval(c_n, c_m, c_2, confidence=confidence,  # rho does not depend on normalization
+                                bias_correction=bias_correction, priors=priors)

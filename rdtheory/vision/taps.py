@@ -52,7 +52,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..appropriateness import RhoInterval, TaskAppropriateness, TaskAppropriatenessAccumulator, rho_from_moments
+from ..appropriateness import (RhoInterval, TaskAppropriateness, TaskAppropriatenessAccumulator, grouped_interval,
+                              rho_from_moments)
 from .data import ImageArrays, iterate_batches, to_tensor
 
 __all__ = ["INPUT", "balanced_groups", "hash_groups", "resolve_layers", "LayerTaps", "GroupedRho", "LayerRho", "Profile", "rho_profile",
@@ -300,10 +301,24 @@ class GroupedRho:
                            confidence=float(confidence), standard_error=float(reps.std(ddof=1)),
                            method=f"basic group bootstrap ({self.n_groups} groups)", replicates=reps)
 
+    def jackknife(self, confidence: float = 0.95, *, bias_correction: bool = True) -> RhoInterval:
+        """Bias-corrected point with its grouped-jackknife interval (always contains the point).
+
+        :func:`rdtheory.appropriateness.grouped_interval` on this layer's (group, class)
+        statistics: unbiased moments plus Quenouille's correction of the minimum over j,
+        ``point ± t·se`` extended by the applied correction (docs/appropriateness.md, §5).
+        """
+        n, mu, m2, _ = self._cells()
+        return grouped_interval(n, mu, m2, confidence=confidence, bias_correction=bias_correction)
+
 
 @dataclasses.dataclass(frozen=True)
 class LayerRho:
-    """ρ of one layer: estimate, basic group-bootstrap interval, feature shape, sample count."""
+    """ρ of one layer: estimate, interval, feature shape, sample count.
+
+    ``rho`` is the interval's point: the plug-in (``interval="basic"``) or the bias-corrected
+    point (``interval="bias-corrected"``); ``rho_plugin`` is always the paper's plug-in.
+    """
 
     layer: str
     rho: float
@@ -315,6 +330,7 @@ class LayerRho:
     n: int
     confidence: float
     method: str
+    rho_plugin: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,7 +356,7 @@ class Profile:
 @torch.no_grad()
 def rho_profile(model: nn.Module, data: ImageArrays, layers: Sequence[str], *, mean_std="jpeg",
                 batch_size: int = 250, n_groups: int = 20, n_boot: int = 1000, confidence: float = 0.95,
-                seed: int = 0, device="cpu", progress: bool = True) -> Profile:
+                seed: int = 0, device="cpu", progress: bool = True, interval: str = "basic") -> Profile:
     """ρ (Eq. 18, MSE) with a group-bootstrap interval at each named layer, in one pass over ``data``.
 
     Eq. 18 of Harell et al. [1]_ (Table I reports it per layer).
@@ -350,9 +366,14 @@ def rho_profile(model: nn.Module, data: ImageArrays, layers: Sequence[str], *, m
     ``mean_std`` is the normalisation the model was trained with. The features of each
     batch stream into one :class:`GroupedRho` per layer and are dropped. Returns a
     :class:`Profile` with the model's top-1 accuracy on ``data`` from the same forward pass.
+    ``interval="basic"``: plug-in ρ with the basic group bootstrap (:meth:`GroupedRho.bootstrap`);
+    ``"bias-corrected"``: the bias-corrected point with its grouped-jackknife interval
+    (:meth:`GroupedRho.jackknife`, docs/appropriateness.md §5), which always contains it.
     """
     if len(data) == 0:
         raise ValueError("data is empty")
+    if interval not in ("basic", "bias-corrected"):
+        raise ValueError(f"interval must be 'basic' or 'bias-corrected'; got {interval!r}")
     model = model.to(device).eval()
     names = list(resolve_layers(model, layers))
     smallest = int(np.bincount(data.labels).min()) if data.labels.size else 0
@@ -382,10 +403,11 @@ def rho_profile(model: nn.Module, data: ImageArrays, layers: Sequence[str], *, m
     out = []
     for name in names:
         g = accs[name]
-        ci = g.bootstrap(n_boot=n_boot, confidence=confidence, seed=seed)
+        ci = (g.bootstrap(n_boot=n_boot, confidence=confidence, seed=seed) if interval == "basic"
+              else g.jackknife(confidence))
         out.append(LayerRho(layer=name, rho=ci.estimate, low=ci.low, high=ci.high, standard_error=ci.standard_error,
                             n_features=int(np.prod(g.feature_shape)), shape=tuple(g.feature_shape), n=g.n_samples,
-                            confidence=confidence, method=ci.method))
+                            confidence=confidence, method=ci.method, rho_plugin=g.result().rho))
     return Profile(layers=tuple(out), accuracy=correct / len(data), n=len(data), data=data.name,
                    seconds=time.time() - t0)
 
