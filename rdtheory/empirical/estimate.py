@@ -30,6 +30,7 @@ import importlib
 from typing import Callable
 
 import numpy as np
+import jax
 
 from .._validation import as_finite_array, as_samples
 from ..discrete.point_distortions import check_point_distortion
@@ -160,7 +161,8 @@ def estimate_rd(samples, distortion="squared", method: str = "plugin", *, betas=
     """
     fn = _method(method)
     x = as_samples(samples, "samples")
-    check_point_distortion(distortion, x, x)
+    with jax.enable_x64(True):  # float64 tiles, as the methods evaluate them
+        check_point_distortion(distortion, x, x)
     holdout = _fraction(holdout, "holdout", "the share of samples held out for evaluation")
     level = _fraction(level, "level", "the confidence level of the intervals, e.g. 0.95")
     seed = _seed(seed)

@@ -248,6 +248,13 @@ def plugin_rd(x, distortion="squared", *, betas=None, distortions=None, holdout:
         ``upper`` (``kind="upper"``, held-out) and ``empirical`` (``kind="plug-in"``), each
         sorted by increasing slope. See the module docstring for what each guarantees.
     """
+    with jax.enable_x64(True):  # float64 tiles: a float32 matmul differs between tile halves
+        return _plugin_rd(x, distortion, betas, distortions, holdout, alphabet, n_atoms, num, level, seed, tol,
+                          cap_margin, progress)
+
+
+def _plugin_rd(x, distortion, betas, distortions, holdout, alphabet, n_atoms, num, level, seed, tol, cap_margin,
+               progress) -> PluginFit:
     x = as_samples(x, "samples")
     if not (isinstance(cap_margin, (int, float)) and math.isfinite(cap_margin) and cap_margin >= 0):
         raise ValueError(f"cap_margin must be a finite number of bits >= 0; got {cap_margin!r}")
@@ -282,9 +289,8 @@ def plugin_rd(x, distortion="squared", *, betas=None, distortions=None, holdout:
         from tqdm.auto import tqdm
 
         slopes = tqdm(list(slopes), desc="held-out score", unit="slope")
-    with jax.enable_x64(True):
-        for beta, r in slopes:
-            scores.append(heldout_bound(x_eval, sol.atoms, r, float(beta), fn, level=level))
+    for beta, r in slopes:
+        scores.append(heldout_bound(x_eval, sol.atoms, r, float(beta), fn, level=level))
     rate = np.array([s["rate"] for s in scores])
     upper_d = np.array([s["distortion"] for s in scores])
     upper = RDBound(method="plugin", kind="upper", distortion=upper_d,
