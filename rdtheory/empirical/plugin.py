@@ -60,10 +60,11 @@ __all__ = ["plugin_rd", "PluginFit", "reproduction_atoms", "data_betas", "Capped
 #: there the alphabet, not the source, drives the rate. Measured on Gaussian samples with
 #: m = 400 atoms (ceiling 8.64 bits; ``docs/empirical.md``), the plug-in rate at 3 bits under
 #: the ceiling was below the true R at the same distortion by 0.34 / 0.64 / 1.7 bits in
-#: 1 / 2 / 4 dimensions, and by more the closer it came. The flag catches the ceiling only:
-#: the plug-in estimate of a continuous source is biased low well before it (0.1 bits at 5 /
-#: 6 / 7 bits under the ceiling in 1 / 2 / 4 dimensions); the held-out upper bound is what is
-#: guaranteed, and ``info["overfit_ratio"]`` (held-out over fit distortion) shows the bias.
+#: 1 / 2 / 4 dimensions, and by more the closer it came. The flag catches the ceiling
+#: only: the plug-in estimate of a continuous source is biased low well before it (0.1 bits
+#: at about 5 / 7 / 7.5 bits under the ceiling in 1 / 2 / 4 dimensions, one seed each); the
+#: held-out upper bound is what is guaranteed, and ``info["overfit_ratio"]`` (held-out over
+#: fit distortion) shows where the bias sets in.
 CAP_MARGIN_BITS = 3.0
 
 #: Largest ``n x m`` distortion matrix the dense engine is given (float64: 256 MiB); larger
