@@ -98,7 +98,8 @@ def cmd_estimate(args) -> int:
     with pd.option_context("display.max_rows", 40, "display.width", 140, "display.float_format", "{:.6g}".format):
         print(df.to_string(max_rows=40))
     if bound.capped.any():
-        print(f"# {int(bound.capped.sum())} point(s) capped near the method's ceiling: floors, not estimates")
+        print(f"# {int(bound.capped.sum())} point(s) capped (capped=True): near the method's ceiling the rate is set "
+              f"by its alphabet, not the source (a held-out upper bound there still holds, but is loose)")
     if args.out:
         atomic_write_text(args.out, df.to_csv(index=False))
         print(f"wrote {args.out}")

@@ -183,14 +183,16 @@ def _solve_atoms(x_fit, atoms, distortion, *, betas=None, targets=None, tol=1e-6
     # rd_curve's slope-by-slope warm-started solver; chunks bound the conditionals held at once
     chunk = max(1, CHUNK_BYTES // (8 * d.size))
     starts = range(0, betas.size, chunk)
-    if progress:
+    bar = progress and len(starts) > 1     # a bar over chunks; one chunk: rd_curve's bar over slopes
+    if bar:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="plug-in BA", unit=f"{chunk} slopes")
+        starts = tqdm(starts, desc="plug-in BA", unit="chunk")
     out = []
     for s in starts:
         out += [o._replace(q=None) for o in _sequential(p, d, betas[s:s + chunk], tol=tol, dtype="float64",
-                                                        newton_size="auto", max_iter=100_000)]
+                                                        newton_size="auto", max_iter=100_000,
+                                                        progress=progress and not bar)]
     cat = lambda f: np.array([np.asarray(getattr(o, f)) for o in out])
     return _Solved(cat("beta"), cat("rate"), cat("lower"), cat("distortion"), cat("r"), atoms, n_support,
                    cat("converged").astype(bool))
