@@ -127,3 +127,13 @@ def test_random_rotation_is_orthogonal():
 def test_bad_input(make, says):
     with pytest.raises(ValueError, match=says):
         make()
+
+
+def test_docstring_examples():
+    import doctest
+
+    from rdtheory.empirical import estimate, sources
+
+    for mod in (sources, estimate):
+        result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, mod.__name__

@@ -26,6 +26,12 @@ known exactly the two are equal and ``rd(D)`` returns it.
   :math:`k\log_2 a - \tfrac k2\log_2(2\pi e D/k)` and the Gaussian upper bound
   :math:`\tfrac k2\log_2(a^2 k / (12 D))` [1]_ (Ch. 10 problems; Thm. 10.3.2).
 
+>>> src = GaussianSource((1.0, 0.25))       # D = 0.1: level 0.05 under both variances
+>>> round(src.rd(0.1), 6), round(0.5 * math.log2(1 / 0.05) + 0.5 * math.log2(0.25 / 0.05), 6)
+(3.321928, 3.321928)
+>>> src.sample(3, seed=0).shape
+(3, 2)
+
 References
 ----------
 .. [1] T. M. Cover and J. A. Thomas, "Elements of Information Theory", 2nd ed., Wiley, 2006
