@@ -279,35 +279,41 @@ def _plugin_rd(x, distortion, betas, distortions, holdout, alphabet, n_atoms, nu
             raise ValueError("betas must all be > 0 (nats per unit distortion)")
         sol = _solve_atoms(x_fit, atoms, fn, betas=betas, tol=tol, progress=progress)
     covered = _covers(x_eval, sol.atoms)
-    m = sol.atoms.shape[0]
-    emp_ceiling = math.log2(min(m, sol.n_support))
-    emp = RDBound(method="plugin", kind="plug-in", distortion=sol.distortion, rate=sol.rate,
-                  interval=np.stack([sol.lower, sol.rate], 1), level=1.0, beta=sol.beta,
-                  capped=_cap(sol.rate, emp_ceiling, cap_margin, covered), n_fit=x_fit.shape[0], n_eval=0,
-                  info=dict(gap=(sol.rate - sol.lower).tolist(), converged=sol.converged.tolist(),
-                            ceiling_bits=emp_ceiling, n_atoms=m, n_support=sol.n_support))
-    scores = []
-    slopes = zip(sol.beta, sol.r)
+    emp = _empirical_record(sol, x_fit.shape[0], cap_margin, covered)
+    upper = _heldout_record(sol, x_eval, fn, level, cap_margin, covered, n_fit=x_fit.shape[0], progress=progress)
+    upper.info.update(alphabet=alphabet if isinstance(alphabet, str) else "array", holdout=holdout, seed=seed,
+                      empirical=emp.as_rows(), empirical_gap_max=float(np.max(sol.rate - sol.lower)),
+                      overfit_ratio=_ratio(upper.distortion, sol.distortion).tolist())
+    _warn_capped(upper, emp, cap_margin)
+    return PluginFit(upper, emp)
+
+
+def _empirical_record(sol: _Solved, n_fit: int, cap_margin: float, covered: bool) -> RDBound:
+    """The plug-in curve: R_n with its certified bracket (level 1), capped under log2 min(m, n)."""
+    ceiling = math.log2(min(sol.atoms.shape[0], sol.n_support))
+    return RDBound(method="plugin", kind="plug-in", distortion=sol.distortion, rate=sol.rate,
+                   interval=np.stack([sol.lower, sol.rate], 1), level=1.0, beta=sol.beta,
+                   capped=_cap(sol.rate, ceiling, cap_margin, covered), n_fit=n_fit, n_eval=0,
+                   info=dict(gap=(sol.rate - sol.lower).tolist(), converged=sol.converged.tolist(),
+                             ceiling_bits=ceiling, n_atoms=sol.atoms.shape[0], n_support=sol.n_support))
+
+
+def _heldout_record(sol: _Solved, x_eval, fn, level: float, cap_margin: float, covered: bool, *, n_fit: int,
+                    progress: bool) -> RDBound:
+    """Each solved (r, beta) scored on ``x_eval`` by :func:`heldout_bound`, capped under log2 m."""
+    slopes = list(zip(sol.beta, sol.r))
     if progress:
         from tqdm.auto import tqdm
 
-        slopes = tqdm(list(slopes), desc="held-out score", unit="slope")
-    for beta, r in slopes:
-        scores.append(heldout_bound(x_eval, sol.atoms, r, float(beta), fn, level=level))
-    rate = np.array([s["rate"] for s in scores])
-    upper_d = np.array([s["distortion"] for s in scores])
-    upper = RDBound(method="plugin", kind="upper", distortion=upper_d,
-                    rate=rate, interval=np.array([s["rate_interval"] for s in scores]), level=level,
-                    beta=sol.beta, capped=_cap(rate, math.log2(m), cap_margin, covered),
-                    n_fit=x_fit.shape[0], n_eval=x_eval.shape[0],
-                    info=dict(distortion_interval=[list(s["distortion_interval"]) for s in scores],
-                              alphabet=alphabet if isinstance(alphabet, str) else "array", n_atoms=m,
-                              ceiling_bits=math.log2(m), cap_margin_bits=cap_margin, covered=covered,
-                              holdout=holdout, seed=seed, empirical=emp.as_rows(),
-                              empirical_gap_max=float(np.max(sol.rate - sol.lower)),
-                              overfit_ratio=_ratio(upper_d, sol.distortion).tolist()))
-    _warn_capped(upper, emp, cap_margin)
-    return PluginFit(upper, emp)
+        slopes = tqdm(slopes, desc="held-out score", unit="slope")
+    scores = [heldout_bound(x_eval, sol.atoms, r, float(beta), fn, level=level) for beta, r in slopes]
+    col = lambda key: np.array([s[key] for s in scores])
+    ceiling = math.log2(sol.atoms.shape[0])
+    return RDBound(method="plugin", kind="upper", distortion=col("distortion"), rate=col("rate"),
+                   interval=col("rate_interval"), level=level, beta=sol.beta,
+                   capped=_cap(col("rate"), ceiling, cap_margin, covered), n_fit=n_fit, n_eval=x_eval.shape[0],
+                   info=dict(distortion_interval=col("distortion_interval").tolist(), n_atoms=sol.atoms.shape[0],
+                             ceiling_bits=ceiling, cap_margin_bits=cap_margin, covered=covered))
 
 
 def _warn_capped(upper: RDBound, emp: RDBound, margin: float) -> None:
@@ -316,7 +322,7 @@ def _warn_capped(upper: RDBound, emp: RDBound, margin: float) -> None:
         warnings.warn(CappedWarning(
             f"{int(upper.capped.sum())} held-out and {int(emp.capped.sum())} plug-in points are within {margin:g} bits "
             f"of the ceiling log2(#atoms) = {upper.info['ceiling_bits']:.3g} bits (flagged capped=True): there the "
-            f"alphabet, not the source, sets the rate. Use more samples/atoms or smaller slopes"), stacklevel=3)
+            f"alphabet, not the source, sets the rate. Use more samples/atoms or smaller slopes"), stacklevel=4)
 
 
 @register_method("plugin")
