@@ -3,6 +3,7 @@
     rdtheory rd --example dirichlet-squared:n=256 --num 50 --out curve.csv --plot curve.png
     rdtheory rd --source p.npy --distortion d.csv --at-distortion 0.05
     rdtheory train --model vgg16_bn --config cpu --data-dir ../shared/data   (needs the torch extra)
+    rdtheory estimate --samples x.npy --distortion squared --method plugin --out curve.csv --plot curve.png
     rdtheory codec --approach direct --cut layer2 --lmbdas 3 1 0.3 --out-dir runs/x  (torch extra)
 
 The paper's claims are not a library command (the library never imports the report): run
@@ -52,6 +53,8 @@ COMMANDS: dict[str, Command] = {
                      "rdtheory.vision.cli:add_train_subcommand", ("torch", "torchvision")),
     "codec": Command("train + evaluate a codec for machines over λ (needs the torch extra)",
                      "rdtheory.codecs.cli:add_codec_subcommand", ("torch", "torchvision", "compressai")),
+    "estimate": Command("R(D) bounds from samples (.npy/.npz) with held-out intervals",
+                        "rdtheory.empirical.cli:add_estimate_subcommand"),
 }
 MOVED = {"check": "the paper checks are not part of the library CLI: run rdtheory-check (or python -m paper_checks)"}
 

@@ -4,6 +4,8 @@ Save with :func:`rdtheory._io.atomic_savefig`. Figures are built on a bare
 ``matplotlib.figure.Figure`` (no pyplot: no global state, no GUI backend).
 
 - :func:`rd_curve_figure`, :func:`plot_rd_curve` - a certified R(D) curve.
+- :func:`rd_bound_figure`, :func:`plot_rd_bounds` - bounds on R(D) estimated from samples
+  (:class:`~rdtheory.empirical.RDBound`), with their intervals and capped points.
 - :func:`plot_fig2`, :func:`plot_rate_task` - the circles/squares toy of Sec. III-B.1
   (:mod:`rdtheory.toy`): Fig. 2, and task error against rate.
 - helpers: :func:`in_rate_order` (draw operating points along the rate axis, not in the
@@ -22,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["rd_curve_figure", "plot_rd_curve", "use_log_distortion_axis", "plot_fig2", "plot_rate_task",
+__all__ = ["rd_curve_figure", "plot_rd_curve", "rd_bound_figure", "plot_rd_bounds", "use_log_distortion_axis", "plot_fig2", "plot_rate_task",
            "in_rate_order", "log_rate_axis", "annotate_without_overlap"]
 
 
@@ -67,6 +69,48 @@ def plot_rd_curve(ax, curve, *, title: str = "", closed_form=None, label: str = 
     ax.set_ylabel("rate R(D) [bits]")
     gap = float(np.max(curve.gap)) if len(D) else 0.0
     ax.set_title((title + "\n" if title else "") + f"max certified gap {gap:.1e} bits", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+_BOUND_STYLE = {"upper": ("-", "upper bound"), "lower": (":", "lower bound"), "plug-in": ("--", "plug-in estimate")}
+
+
+def rd_bound_figure(bounds, *, title: str = "", truth=None):
+    """A one-panel figure of :func:`plot_rd_bounds`."""
+    fig = _figure(figsize=(6.0, 4.0))
+    plot_rd_bounds(fig.add_subplot(), bounds, title=title, truth=truth)
+    return fig
+
+
+def plot_rd_bounds(ax, bounds, *, title: str = "", truth=None):
+    """Draw :class:`~rdtheory.empirical.RDBound` records on ``ax``: each curve (solid: upper,
+    dotted: lower, dashed: plug-in estimate) with its interval as a band, capped points
+    marked ``x`` (floors set by the method's ceiling, not estimates), and optionally the
+    known ``truth(D)`` (bits). Rate in bits; log D axis when :func:`use_log_distortion_axis`."""
+    bounds = [bounds] if hasattr(bounds, "kind") else list(bounds)
+    allD = np.concatenate([np.asarray(b.distortion) for b in bounds]) if bounds else np.zeros(0)
+    for i, b in enumerate(bounds):
+        order = np.argsort(b.distortion)
+        D, R, iv = np.asarray(b.distortion)[order], np.asarray(b.rate)[order], np.asarray(b.interval)[order]
+        style, what = _BOUND_STYLE[b.kind]
+        ax.plot(D, R, style, marker=".", color=f"C{i}", label=f"{b.method}: {what}")
+        if np.isfinite(iv).all() and len(D):
+            ax.fill_between(D, iv[:, 0], iv[:, 1], color=f"C{i}", alpha=0.2, lw=0)
+        cap = np.asarray(b.capped)[order]
+        if cap.any():
+            ax.plot(D[cap], R[cap], "x", color="k", ms=6, label="capped" if i == 0 or not bounds[0].capped.any() else None)
+    log_d = use_log_distortion_axis(allD)
+    if truth is not None and allD.size:
+        grid = (np.geomspace if log_d else np.linspace)(max(allD.min(), 1e-300), allD.max(), 400)
+        ax.plot(grid, truth(grid), "-", color="k", lw=0.8, label="true R(D)")
+    if log_d:
+        ax.set_xscale("log")
+    ax.set_xlabel("distortion D" + (" (log scale)" if ax.get_xscale() == "log" else ""))
+    ax.set_ylabel("rate [bits]")
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax

@@ -1,0 +1,177 @@
+r"""One entry point for R(D) from samples: :func:`estimate_rd`, dispatching to a method registry.
+
+A *method* is a function
+
+.. code-block:: python
+
+    fn(x, distortion, *, betas, holdout, level, seed, progress, **options) -> RDBound
+
+receiving validated samples ``x`` (float64, shape (n, k)), the distortion as the user gave
+it (a name of :data:`~rdtheory.discrete.point_distortions.POINT_DISTORTIONS` or a callable,
+already checked on the samples), and the common options; it splits the samples with
+:func:`split_samples` (so that every method holds out the same rows for the same seed) and
+returns an :class:`~rdtheory.empirical.record.RDBound` in bits. A module adds one with
+
+.. code-block:: python
+
+    from rdtheory.empirical.estimate import register_method
+
+    @register_method("wgd")
+    def _wgd(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True, **options):
+        ...
+
+and is imported on first use of its name through :data:`METHOD_MODULES` (so importing
+:mod:`rdtheory.empirical` loads no estimator). The methods and their guarantees are in
+``docs/empirical.md``.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+import numpy as np
+import jax
+
+from .._validation import as_finite_array, as_samples
+from ..discrete.point_distortions import check_point_distortion
+from .record import RDBound
+
+__all__ = ["estimate_rd", "register_method", "known_methods", "split_samples", "METHODS", "METHOD_MODULES"]
+
+#: name -> method function, filled by :func:`register_method` (on import of the defining module).
+METHODS: dict[str, Callable[..., RDBound]] = {}
+
+#: name -> module that registers it when imported (loaded lazily by :func:`estimate_rd`).
+METHOD_MODULES: dict[str, str] = {
+    "plugin": "rdtheory.empirical.plugin",
+    "shannon": "rdtheory.empirical.lower",
+    "dual": "rdtheory.empirical.lower",
+    "lcb": "rdtheory.empirical.lower",
+    "wgd": "rdtheory.empirical.wgd",
+    "neural": "rdtheory.empirical.neural",
+}
+
+
+def register_method(name: str):
+    """Decorator: register ``fn`` as method ``name`` of :func:`estimate_rd` (returns ``fn``)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a method name must be a non-empty string; got {name!r}")
+
+    def add(fn):
+        METHODS[name] = fn
+        return fn
+
+    return add
+
+
+def known_methods() -> list[str]:
+    """Every method name :func:`estimate_rd` accepts (registered or loadable), sorted."""
+    return sorted(set(METHODS) | set(METHOD_MODULES))
+
+
+def _method(name) -> Callable[..., RDBound]:
+    if not isinstance(name, str) or name not in known_methods():
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(known_methods())}")
+    if name not in METHODS:
+        try:
+            importlib.import_module(METHOD_MODULES[name])
+        except ModuleNotFoundError as err:
+            if err.name != METHOD_MODULES[name]:
+                raise
+            raise ValueError(f"method {name!r} is not available in this version ({METHOD_MODULES[name]} is not "
+                             f"installed); available: {', '.join(sorted(METHODS))}") from None
+        if name not in METHODS:
+            raise ValueError(f"{METHOD_MODULES[name]} did not register method {name!r}")
+    return METHODS[name]
+
+
+def _seed(seed) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    return int(seed)
+
+
+def _fraction(v, name: str, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (0 < float(v) < 1):
+        raise ValueError(f"{name} must be a number in (0, 1) ({what}); got {v!r}")
+    return float(v)
+
+
+def split_samples(x, holdout: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split samples (n, k) into ``(fit, held_out)`` by a seeded permutation.
+
+    ``round(holdout * n)`` rows are held out; both parts must keep at least 2 samples (an
+    interval needs a spread; a fit needs more than one point).
+    """
+    x = as_samples(x, "samples")
+    holdout = _fraction(holdout, "holdout", "the share of samples held out for evaluation")
+    n = x.shape[0]
+    n_eval = int(round(holdout * n))
+    if n_eval < 2 or n - n_eval < 2:
+        raise ValueError(f"holdout={holdout:g} of {n} samples leaves {n - n_eval} to fit and {n_eval} to evaluate; "
+                         f"each needs at least 2 (pass more samples or another holdout)")
+    perm = np.random.default_rng(_seed(seed)).permutation(n)
+    return x[perm[n_eval:]], x[perm[:n_eval]]
+
+
+def estimate_rd(samples, distortion="squared", method: str = "plugin", *, betas=None, holdout: float = 0.5,
+                level: float = 0.95, seed: int = 0, progress: bool = True, **method_options) -> RDBound:
+    r"""R(D) of the source of ``samples`` (bits), as a bound evaluated on held-out samples.
+
+    Parameters
+    ----------
+    samples : array (n, k) or (n,)
+        i.i.d. samples of the source, one per row (finite; n >= 4 so that fit and held-out
+        parts both have 2).
+    distortion : str or callable
+        ``"squared"`` (:math:`\|x-\hat x\|_2^2`), ``"absolute"``, ``"hamming"``, or a
+        function ``tile(x: (a, k), y: (b, k)) -> (a, b)`` in ``jax.numpy`` (checked on the
+        samples: it must be a function of the two points).
+    method : str
+        A name of :func:`known_methods`: ``"plugin"`` (:mod:`~rdtheory.empirical.plugin`,
+        upper bound), and where installed ``"shannon"``, ``"dual"``, ``"lcb"`` (lower
+        bounds), ``"wgd"``, ``"neural"`` (upper bounds).
+    betas : array, optional
+        Slopes in nats per unit distortion; default: a grid from the data (per method).
+    holdout : float
+        Share of the samples held out for evaluation, in (0, 1).
+    level : float
+        Confidence level of the intervals, in (0, 1).
+    seed : int
+        Seeds every random choice; equal seeds give bit-identical records.
+    progress : bool
+        tqdm progress bars on long loops.
+    **method_options
+        Passed to the method (e.g. ``alphabet="kmeans", n_atoms=256, distortions=[...]`` for
+        ``"plugin"``).
+
+    Returns
+    -------
+    RDBound
+        ``kind`` says which side of R(D) the curve is on; see ``docs/empirical.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rdtheory.empirical import estimate_rd, BernoulliSource
+    >>> src = BernoulliSource(0.3)
+    >>> b = estimate_rd(src.sample(400, seed=1), "hamming", betas=[3.0], progress=False)
+    >>> b.kind, b.rate.shape
+    ('upper', (1,))
+    """
+    fn = _method(method)
+    x = as_samples(samples, "samples")
+    with jax.enable_x64(True):  # float64 tiles, as the methods evaluate them
+        check_point_distortion(distortion, x, x)
+    holdout = _fraction(holdout, "holdout", "the share of samples held out for evaluation")
+    level = _fraction(level, "level", "the confidence level of the intervals, e.g. 0.95")
+    seed = _seed(seed)
+    if betas is not None:
+        betas = as_finite_array(betas, "betas", ndim=(0, 1)).reshape(-1)
+        if np.any(betas <= 0):
+            raise ValueError(f"betas must all be > 0 (nats per unit distortion); got {betas[betas <= 0][:3].tolist()}")
+    out = fn(x, distortion, betas=betas, holdout=holdout, level=level, seed=seed, progress=bool(progress),
+             **method_options)
+    if not isinstance(out, RDBound):
+        raise TypeError(f"method {method!r} returned {type(out).__name__}, not an RDBound")
+    return out
