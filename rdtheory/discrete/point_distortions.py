@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import jax
 import jax.numpy as jnp
 
 __all__ = ["POINT_DISTORTIONS", "point_distortion", "check_point_distortion", "dense_matrix"]
@@ -73,7 +74,11 @@ def check_point_distortion(distortion, x: np.ndarray, y: np.ndarray, *, probe: i
     two points alone, e.g. it normalises by the tile).
     """
     fn = point_distortion(distortion)
-    xs, ys = jnp.asarray(x[:probe]), jnp.asarray(y[:probe])
+    with jax.enable_x64(np.result_type(x, y) == np.float64):  # evaluate in the points' precision
+        return _check(fn, jnp.asarray(x[:probe]), jnp.asarray(y[:probe]))
+
+
+def _check(fn, xs, ys):
     try:
         tile = np.asarray(fn(xs, ys), dtype=np.float64)
     except Exception as err:  # a user callable with the wrong signature
@@ -90,7 +95,8 @@ def check_point_distortion(distortion, x: np.ndarray, y: np.ndarray, *, probe: i
     if len(xs) > 1:
         h = len(xs) // 2
         halves = np.concatenate([np.asarray(fn(xs[:h], ys)), np.asarray(fn(xs[h:], ys))])
-        if not np.allclose(halves, tile, rtol=1e-9, atol=1e-12 * max(1.0, float(tile.max()))):
+        eps = float(jnp.finfo(xs.dtype).eps)  # the tile's matmul may round differently per shape
+        if not np.allclose(halves, tile, rtol=1e4 * eps, atol=1e4 * eps * max(1.0, float(tile.max()))):
             raise ValueError("distortion is not a function of the two points: evaluating the rows of a tile "
                              "in two halves changed its values (does it normalise or batch over the tile?)")
     return fn
@@ -99,4 +105,5 @@ def check_point_distortion(distortion, x: np.ndarray, y: np.ndarray, *, probe: i
 def dense_matrix(distortion, x, y) -> np.ndarray:
     """The full ``(n, m)`` matrix ``d(x_i, y_j)`` as numpy float64 (for small problems and tests)."""
     fn = point_distortion(distortion)
-    return np.asarray(fn(jnp.asarray(x), jnp.asarray(y)), dtype=np.float64)
+    with jax.enable_x64(True):
+        return np.asarray(fn(jnp.asarray(x, dtype=jnp.float64), jnp.asarray(y, dtype=jnp.float64)), dtype=np.float64)

@@ -49,7 +49,7 @@ TILE_ENTRIES = 1 << 22
 
 
 class ChannelTerms(NamedTuple):
-    """Per-sample terms of the channel at ``beta`` (arrays of shape ``(n,)``).
+    r"""Per-sample terms of the channel at ``beta`` (arrays of shape ``(n,)``).
 
     ``rate``: :math:`\mathrm{KL}(Q(\cdot|x)\|q)` in bits; ``distortion``: :math:`d_Q(x)`
     in the units of ``d``; ``log_z``: :math:`\log Z(x)` in nats.
@@ -105,8 +105,9 @@ def channel_terms(x, atoms, q, beta: float, distortion="squared") -> ChannelTerm
     rows = max(1, min(x.shape[0], TILE_ENTRIES // atoms.shape[0]))
     with np.errstate(divide="ignore"):
         log_q = np.log(q / q.sum())
-    r, dq, lz = jax.jit(_terms, static_argnums=(4, 5))(jnp.asarray(x), jnp.asarray(atoms), jnp.asarray(log_q),
-                                                       beta, fn, rows)
+    with jax.enable_x64(True):  # float64 like the engine: the terms are differences of logs
+        r, dq, lz = jax.jit(_terms, static_argnums=(4, 5))(jnp.asarray(x), jnp.asarray(atoms), jnp.asarray(log_q),
+                                                           beta, fn, rows)
     return ChannelTerms(np.asarray(r), np.asarray(dq), np.asarray(lz))
 
 
