@@ -71,13 +71,26 @@ from scipy.spatial import cKDTree
 
 from .._validation import as_finite_array, as_samples, positive
 from ..discrete import blahut_arimoto
-from ..discrete.point_distortions import check_point_distortion, dense_matrix
+from ..discrete import point_distortions
 from ..info import LN2
 from .channel import TILE_ENTRIES, _t_interval, channel_terms
 from .record import RDBound
 
 __all__ = ["EntropyEstimate", "kl_entropy", "shannon_lower_bound", "split_samples", "fit_dual_potential",
            "log_mean_kernel", "dual_bound"]
+
+
+def check_point_distortion(distortion, x, y):
+    """:func:`~rdtheory.discrete.point_distortions.check_point_distortion` in float64 (in float32
+    the matmul form of squared error rounds differently on the two halves of a tile)."""
+    with jax.enable_x64(True):
+        return point_distortions.check_point_distortion(distortion, np.asarray(x, np.float64), np.asarray(y, np.float64))
+
+
+def dense_matrix(distortion, x, y) -> np.ndarray:
+    """:func:`~rdtheory.discrete.point_distortions.dense_matrix` computed in float64."""
+    with jax.enable_x64(True):
+        return point_distortions.dense_matrix(distortion, np.asarray(x, np.float64), np.asarray(y, np.float64))
 
 
 class EntropyEstimate(NamedTuple):
@@ -232,7 +245,7 @@ class DualPotential(NamedTuple):
     log_z0: float
 
     def log_lambda(self, x, distortion="squared") -> np.ndarray:
-        """:math:`\log\lambda(x_i)` in nats for the rows of ``x``."""
+        r""":math:`\log\lambda(x_i)` in nats for the rows of ``x``."""
         with jax.enable_x64(True):
             log_z = channel_terms(x, self.atoms, self.q, self.beta, distortion).log_z
         return -np.maximum(np.asarray(log_z, np.float64), self.log_z0)
@@ -260,10 +273,17 @@ def ba_weights(x_fit, betas, distortion="squared", *, atoms=None, max_atoms: int
         atoms = rows if rows.shape[0] <= max_atoms else rows[rng.choice(rows.shape[0], max_atoms, replace=False)]
     atoms = as_samples(atoms, "atoms", min_n=1, dim=x_fit.shape[1])
     check_point_distortion(distortion, rows, atoms)
+    # pad to power-of-two shapes so a few compiled solvers serve every call: extra rows get
+    # zero mass, extra atoms repeat the first (Z_q is unchanged however q splits over copies),
+    # extra slopes repeat the last
+    n_r, m, nb = rows.shape[0], atoms.shape[0], betas.size
+    size = lambda v: 1 << max(0, (v - 1).bit_length())
+    atoms = np.concatenate([atoms, np.repeat(atoms[:1], size(m) - m, axis=0)])
     d = dense_matrix(distortion, rows, atoms)
-    p = np.full(rows.shape[0], 1.0 / rows.shape[0])
-    res = blahut_arimoto(p, d, betas, tol=tol)
-    return atoms, np.asarray(res.r, np.float64).reshape(betas.size, atoms.shape[0])
+    d = np.concatenate([d, np.zeros((size(n_r) - n_r, d.shape[1]))])
+    p = np.concatenate([np.full(n_r, 1.0 / n_r), np.zeros(size(n_r) - n_r)])
+    res = blahut_arimoto(p, d, np.concatenate([betas, np.repeat(betas[-1:], size(nb) - nb)]), tol=tol)
+    return atoms, np.asarray(res.r, np.float64).reshape(size(nb), atoms.shape[0])[:nb]
 
 
 def dual_score(log_lam, log_g, log_z0, beta):
