@@ -273,15 +273,15 @@ def ba_weights(x_fit, betas, distortion="squared", *, atoms=None, max_atoms: int
         atoms = rows if rows.shape[0] <= max_atoms else rows[rng.choice(rows.shape[0], max_atoms, replace=False)]
     atoms = as_samples(atoms, "atoms", min_n=1, dim=x_fit.shape[1])
     check_point_distortion(distortion, rows, atoms)
-    # pad to power-of-two shapes so a few compiled solvers serve every call: extra rows get
-    # zero mass, extra atoms repeat the first (Z_q is unchanged however q splits over copies),
-    # extra slopes repeat the last
+    # pad to fixed shapes so a few compiled solvers serve every call: rows to max_rows with
+    # zero mass, atoms to a power of two by repeating the first (Z_q is unchanged however q
+    # splits over copies), slopes to a power of two by repeating the last
     n_r, m, nb = rows.shape[0], atoms.shape[0], betas.size
     size = lambda v: 1 << max(0, (v - 1).bit_length())
     atoms = np.concatenate([atoms, np.repeat(atoms[:1], size(m) - m, axis=0)])
     d = dense_matrix(distortion, rows, atoms)
-    d = np.concatenate([d, np.zeros((size(n_r) - n_r, d.shape[1]))])
-    p = np.concatenate([np.full(n_r, 1.0 / n_r), np.zeros(size(n_r) - n_r)])
+    d = np.concatenate([d, np.zeros((max_rows - n_r, d.shape[1]))])
+    p = np.concatenate([np.full(n_r, 1.0 / n_r), np.zeros(max_rows - n_r)])
     res = blahut_arimoto(p, d, np.concatenate([betas, np.repeat(betas[-1:], size(nb) - nb)]), tol=tol)
     return atoms, np.asarray(res.r, np.float64).reshape(size(nb), atoms.shape[0])[:nb]
 
