@@ -12,7 +12,8 @@ import pytest
 from rdtheory.discrete import closed_form
 from rdtheory.empirical import RDBound
 from rdtheory.empirical.lcb import bernstein_lower, box_sup, dual_lcb, kl_upper
-from rdtheory.empirical.lower import dual_bound, kl_entropy, log_mean_kernel, shannon_lower_bound
+from rdtheory.empirical.dual import dual_bound, log_mean_kernel
+from rdtheory.empirical.lower import kl_entropy, shannon_lower_bound
 
 BINARY = [[0.0], [1.0]]
 # every LCB/dual test uses n = 2000 so the BA fit compiles once per number of slopes

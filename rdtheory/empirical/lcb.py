@@ -52,7 +52,6 @@ References
 """
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 
@@ -65,7 +64,8 @@ from .._validation import as_finite_array, as_samples
 from ..discrete.point_distortions import POINT_DISTORTIONS
 from ..info import LN2
 from .channel import TILE_ENTRIES, channel_terms
-from .lower import _check_betas, _check_D, fit_dual_potential, log_mean_kernel, split_samples
+from .dual import fit_dual_potential, log_mean_kernel
+from .lower import _check_betas, _check_D, split_samples
 from .record import RDBound
 
 __all__ = ["kl_upper", "bernstein_lower", "box_sup", "dual_lcb"]
