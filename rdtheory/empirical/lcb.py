@@ -315,6 +315,7 @@ def dual_lcb(samples, D=None, distortion="squared", *, delta: float = 0.05, beta
         if support is not None:
             log_u, depth, info = box_sup(x_eval, log_lam, b, low, high, distortion, eps=eps, max_cells=max_cells,
                                          points=pot.atoms[pot.q > 0])
+            info = dict(info, depth=depth)
         else:
             log_u, info = float(np.max(log_mean_kernel(reproduction, x_eval, log_lam, b, distortion))), {}
         low_log = bernstein_lower(log_lam, L, d1)
