@@ -1,4 +1,4 @@
-r"""Lower bounds on R(D) from samples: the Shannon lower bound and Csiszár's dual bound.
+r"""The Shannon lower bound on R(D) from samples (with a kNN entropy estimate), and shared helpers.
 
 **Shannon lower bound** (:func:`shannon_lower_bound`). For a difference distortion
 :math:`d(x,\hat x) = \rho(x-\hat x)` on :math:`\mathbb R^k` and a source with a density,
@@ -13,7 +13,7 @@ noise gives, in nats,
 It is tight for a Gaussian source under squared error (all ``D`` below the variance) and
 for a Laplace source :math:`\tfrac\alpha2 e^{-\alpha|x|}` under absolute error for
 :math:`D \le 1/\alpha` (:math:`R = -\log(\alpha D)`). :math:`h(X)` is estimated by the
-Kozachenko–Leonenko k-nearest-neighbour estimator (:func:`kl_entropy`) with a batch-means
+Kozachenko–Leonenko k-nearest-neighbour estimator [2]_ (:func:`kl_entropy`) with a batch-means
 interval, so the result is an **estimate** of a lower bound: no finite-n guarantee is
 possible without assumptions on the density (a density with a thin spike has any entropy
 below what a sample shows).
@@ -99,7 +99,7 @@ def kl_entropy(samples, *, k_nn: int = 3, level: float = 0.95, batches: int = 10
 
     :math:`\hat h = \psi(n) - \psi(k_{nn}) + \log V_k + \frac kn\sum_i\log\varepsilon_i`
     (nats), :math:`\varepsilon_i` the Euclidean distance from :math:`x_i` to its
-    :math:`k_{nn}`-th neighbour, :math:`V_k` the volume of the unit ball ([2]_ of the module).
+    :math:`k_{nn}`-th neighbour, :math:`V_k` the volume of the unit ball (Kozachenko–Leonenko; Kraskov et al., Eq. 20).
     The :math:`\psi` terms remove the estimator's bias for a locally uniform density; it is
     consistent, and for :math:`k \le 3` asymptotically normal with the efficient variance
     :math:`\mathrm{Var}\log f(X)/n` (Berrett et al.).
