@@ -34,7 +34,7 @@ def uniform_truth_bracket(k: int, betas, grid_n: int = 64):
     import jax
     from rdtheory.discrete import blahut_arimoto
     from rdtheory.empirical.channel import channel_terms
-    from rdtheory.empirical.lower import dense_matrix
+    from rdtheory.discrete.point_distortions import dense_matrix
 
     g = (np.arange(grid_n) + 0.5) / grid_n
     pts = np.stack(np.meshgrid(*([g] * k), indexing="ij"), -1).reshape(-1, k)

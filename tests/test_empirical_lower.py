@@ -228,7 +228,7 @@ def test_bad_arguments():
         dual_lcb(x, -0.1, support=(0, 1))
     with pytest.raises(ValueError, match="level"):
         dual_bound(x, 0.1, betas=[1.0], level=2.0)
-    with pytest.raises(ValueError, match="fit_fraction"):
-        dual_bound(x, 0.1, betas=[1.0], fit_fraction=1.0)
+    with pytest.raises(ValueError, match="holdout"):
+        dual_bound(x, 0.1, betas=[1.0], holdout=1.0)
     with pytest.raises(ValueError, match="atoms has points of dimension"):
         dual_bound(x, 0.1, betas=[1.0], atoms=np.zeros((3, 2)))

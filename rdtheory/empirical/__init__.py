@@ -10,14 +10,18 @@ from .estimate import estimate_rd, known_methods, register_method, split_samples
 from .sources import (BernoulliSource, GaussianSource, LaplaceSource, SymmetricSource, UniformSource,
                       low_rank_gaussian, nerd_gaussian)
 
+#: public names loaded on first use (the estimators import the engine / network stacks)
+_LAZY = {"plugin_rd": "plugin", "CappedWarning": "plugin", "kl_entropy": "lower", "shannon_lower_bound": "lower",
+         "dual_bound": "dual", "dual_lcb": "lcb"}
+
 __all__ = ["RDBound", "estimate_rd", "known_methods", "register_method", "split_samples",
            "BernoulliSource", "SymmetricSource", "GaussianSource", "LaplaceSource", "UniformSource",
-           "nerd_gaussian", "low_rank_gaussian", "plugin_rd", "CappedWarning"]
+           "nerd_gaussian", "low_rank_gaussian", *_LAZY]
 
 
-def __getattr__(name):  # the plug-in estimator imports the engine: load it on first use
-    if name in ("plugin_rd", "CappedWarning"):
-        from . import plugin
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
 
-        return getattr(plugin, name)
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

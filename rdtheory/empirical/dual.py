@@ -55,7 +55,9 @@ from .._validation import as_samples
 from ..discrete import blahut_arimoto
 from ..info import LN2
 from .channel import TILE_ENTRIES, _t_interval, channel_terms
-from .lower import _check_betas, _check_D, _check_level, check_point_distortion, dense_matrix, split_samples
+from ..discrete.point_distortions import check_point_distortion, dense_matrix
+from .estimate import register_method, split_samples
+from .lower import _check_betas, _check_D, _check_level
 from .record import RDBound
 
 __all__ = ["DualPotential", "ba_weights", "fit_dual_potential", "log_mean_kernel", "dual_bound", "CLIP_QUANTILES"]
@@ -250,7 +252,7 @@ def _dual_lines(x_eval, pots, distortion, reproduction, starts, steps, seed):
     return out
 
 
-def dual_bound(samples, D=None, distortion="squared", *, betas, fit_fraction: float = 0.5, atoms=None,
+def dual_bound(samples, D=None, distortion="squared", *, betas, holdout: float = 0.5, atoms=None,
                reproduction=None, level: float = 0.95, starts: int = 32, steps: int = 100,
                seed: int = 0) -> RDBound:
     r"""Csiszár's dual lower bound (bits) with :math:`\lambda = 1/Z_q` fitted on a split.
@@ -258,7 +260,7 @@ def dual_bound(samples, D=None, distortion="squared", *, betas, fit_fraction: fl
     Parameters
     ----------
     samples : array (n, k)
-        Source draws; a seeded ``fit_fraction`` of them fits :math:`q_\beta`
+        Source draws; a seeded ``1 - holdout`` of them fits :math:`q_\beta`
         (:func:`fit_dual_potential`), the rest evaluates the bound.
     D : float or array (p,), optional
         Distortions; each gets the best line over ``betas``. ``None``: one point per slope
@@ -285,7 +287,7 @@ def dual_bound(samples, D=None, distortion="squared", *, betas, fit_fraction: fl
     """
     level = _check_level(level)
     betas = _check_betas(betas)
-    x_fit, x_eval = split_samples(samples, fit_fraction, seed)
+    x_fit, x_eval = split_samples(samples, holdout, seed)
     if reproduction is not None:
         reproduction = as_samples(reproduction, "reproduction", min_n=1, dim=x_fit.shape[1])
         atoms = reproduction if atoms is None else atoms
@@ -307,3 +309,13 @@ def dual_bound(samples, D=None, distortion="squared", *, betas, fit_fraction: fl
                    dict(intercept_bits=(a / LN2).tolist(), betas=betas.tolist(), seed=seed,
                         log_z0=[p.log_z0 for p in pots],
                         guarantee="asymptotic (delta-method interval at the maximiser of the empirical sup)"))
+
+
+@register_method("dual")
+def _dual_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
+                 distortions=None, **options) -> RDBound:
+    """``estimate_rd(..., method="dual", betas=[...])`` (default slopes: the plug-in's data grid)."""
+    if betas is None:
+        from .plugin import data_betas
+        betas = data_betas(x, x, distortion, num=12)
+    return dual_bound(x, distortions, distortion, betas=betas, holdout=holdout, level=level, seed=seed, **options)

@@ -45,8 +45,8 @@ METHODS: dict[str, Callable[..., RDBound]] = {}
 METHOD_MODULES: dict[str, str] = {
     "plugin": "rdtheory.empirical.plugin",
     "shannon": "rdtheory.empirical.lower",
-    "dual": "rdtheory.empirical.lower",
-    "lcb": "rdtheory.empirical.lower",
+    "dual": "rdtheory.empirical.dual",
+    "lcb": "rdtheory.empirical.lcb",
     "wgd": "rdtheory.empirical.wgd",
     "neural": "rdtheory.empirical.neural",
 }

@@ -65,7 +65,8 @@ from ..discrete.point_distortions import POINT_DISTORTIONS
 from ..info import LN2
 from .channel import TILE_ENTRIES, channel_terms
 from .dual import fit_dual_potential, log_mean_kernel
-from .lower import _check_betas, _check_D, split_samples
+from .estimate import register_method, split_samples
+from .lower import _check_betas, _check_D
 from .record import RDBound
 
 __all__ = ["kl_upper", "bernstein_lower", "box_sup", "dual_lcb"]
@@ -241,14 +242,14 @@ def _default_betas(D, distortion, k, reproduction):
 
 
 def dual_lcb(samples, D=None, distortion="squared", *, delta: float = 0.05, betas=None, support=None,
-             reproduction=None, fit_fraction: float = 0.5, eps: float = 0.01, max_cells: int = 4096,
+             reproduction=None, holdout: float = 0.5, eps: float = 0.01, max_cells: int = 4096,
              seed: int = 0) -> RDBound:
     r"""Lower confidence bound on :math:`R(D)` (bits), valid with probability :math:`\ge 1-\delta`.
 
     Parameters
     ----------
     samples : array (n, k)
-        i.i.d. source draws; a seeded ``fit_fraction`` fits the potentials
+        i.i.d. source draws; a seeded ``1 - holdout`` fits the potentials
         (:func:`~rdtheory.empirical.lower.fit_dual_potential`, clip chosen for this bound),
         the rest certifies.
     D : float or array (p,), optional
@@ -299,7 +300,10 @@ def dual_lcb(samples, D=None, distortion="squared", *, delta: float = 0.05, beta
             raise ValueError("pass D= or betas= (the slopes to certify)")
         betas = _default_betas(Dv, distortion, x.shape[1], reproduction)
     betas = _check_betas(betas)
-    x_fit, x_eval = split_samples(x, fit_fraction, seed, min_eval=4)
+    x_fit, x_eval = split_samples(x, holdout, seed)
+    if len(x_eval) < 4:
+        raise ValueError(f"holdout={holdout:g} leaves {len(x_eval)} held-out samples; the bound needs at least 4 "
+                         f"(pass more samples or a larger holdout)")
     n = x_eval.shape[0]
     d1 = d2 = delta / (2 * betas.size)
     # log of the union-bound size over y at each slope (fixed before the held-out data is seen)
@@ -335,3 +339,12 @@ def dual_lcb(samples, D=None, distortion="squared", *, delta: float = 0.05, beta
     return RDBound("lcb", "lower", Dv, rate, iv, 1 - delta, betas[pick], np.zeros(Dv.shape, bool),
                    x_fit.shape[0], n, dict(terms=terms, delta=delta, seed=seed,
                                            guarantee="finite-n: P(R(D) >= rate for all D) >= 1 - delta"))
+
+
+@register_method("lcb")
+def _lcb_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
+                distortions=None, **options) -> RDBound:
+    """``estimate_rd(..., method="lcb", distortions=[...], support=(low, high) | reproduction=...)``;
+    ``level`` sets ``delta = 1 - level``."""
+    return dual_lcb(x, distortions, distortion, delta=1.0 - level, betas=betas, holdout=holdout, seed=seed,
+                    **options)

@@ -41,30 +41,15 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-import jax
 from scipy import special, stats
 from scipy.spatial import cKDTree
 
 from .._validation import as_finite_array, as_samples, positive
-from ..discrete import point_distortions
 from ..info import LN2
+from .estimate import register_method
 from .record import RDBound
 
-__all__ = ["EntropyEstimate", "kl_entropy", "shannon_lower_bound", "split_samples", "check_point_distortion",
-           "dense_matrix"]
-
-
-def check_point_distortion(distortion, x, y):
-    """:func:`~rdtheory.discrete.point_distortions.check_point_distortion` in float64 (in float32
-    the matmul form of squared error rounds differently on the two halves of a tile)."""
-    with jax.enable_x64(True):
-        return point_distortions.check_point_distortion(distortion, np.asarray(x, np.float64), np.asarray(y, np.float64))
-
-
-def dense_matrix(distortion, x, y) -> np.ndarray:
-    """:func:`~rdtheory.discrete.point_distortions.dense_matrix` computed in float64."""
-    with jax.enable_x64(True):
-        return point_distortions.dense_matrix(distortion, np.asarray(x, np.float64), np.asarray(y, np.float64))
+__all__ = ["EntropyEstimate", "kl_entropy", "shannon_lower_bound"]
 
 
 class EntropyEstimate(NamedTuple):
@@ -182,21 +167,18 @@ def shannon_lower_bound(samples, D, distortion: str = "squared", *, k_nn: int = 
                         guarantee="estimate of a lower bound; asymptotic interval"))
 
 
-def split_samples(samples, fit_fraction: float, seed: int, *, min_eval: int = 2):
-    """Seeded disjoint (fit, eval) split of the rows of ``samples``."""
-    x = as_samples(samples, "samples", min_n=2)
-    if not 0 < fit_fraction < 1:
-        raise ValueError(f"fit_fraction must be in (0, 1); got {fit_fraction!r}")
-    n_fit = int(round(fit_fraction * x.shape[0]))
-    if n_fit < 1 or x.shape[0] - n_fit < min_eval:
-        raise ValueError(f"samples has {x.shape[0]} rows: too few to split into a fit part and at least "
-                         f"{min_eval} held-out rows at fit_fraction={fit_fraction}; pass more samples")
-    idx = np.random.default_rng(seed).permutation(x.shape[0])
-    return x[idx[:n_fit]], x[idx[n_fit:]]
-
-
 def _check_betas(betas) -> np.ndarray:
     b = np.atleast_1d(positive(betas, "betas"))
     if b.ndim != 1:
         raise ValueError(f"betas must be a number or a 1-D array of slopes; got shape {b.shape}")
     return b
+
+
+@register_method("shannon")
+def _shannon_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
+                    distortions=None, **options) -> RDBound:
+    """``estimate_rd(..., method="shannon", distortions=[...])``: needs target distortions (the
+    bound has no slope); the entropy is estimated on all samples (nothing is fitted)."""
+    if distortions is None:
+        raise ValueError('method="shannon" needs distortions=[D1, D2, ...] (the bound is evaluated at given D)')
+    return shannon_lower_bound(x, distortions, distortion, level=level, seed=seed, **options)
