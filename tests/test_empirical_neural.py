@@ -86,8 +86,8 @@ def test_truth_check_has_teeth(bound_2d):
     shifted = RDBound(**{**b.__dict__, "rate": b.rate - 0.05, "interval": b.interval - 0.05})
     with pytest.raises(AssertionError, match="below truth"):
         check_against_truth(shifted, s2)
-    x = gaussian(s2, 2000, seed=1)
-    poor = neural_bound(x[:1000], x[1000:], [4.0], hidden=(16,), **{**FAST, "steps": 20})
+    x = gaussian(s2, N_FIT + N_EVAL, seed=1)   # same shapes as the fixture: no new compilation
+    poor = neural_bound(x[:N_FIT], x[N_FIT:], [1.0, 4.0], hidden=(16,), **{**FAST, "steps": 20})
     with pytest.raises(AssertionError, match="above truth"):
         check_against_truth(poor, s2)
 
@@ -100,43 +100,42 @@ def test_low_rank_gaussian_in_higher_dimension():
     check_against_truth(b, s2)   # zero-variance directions contribute nothing to R(D)
 
 
+# One small configuration shared by the reproducibility tests (one compilation).
+SMALL = dict(hidden=(8,), steps=60, checkpoint_every=20, prior_components=2)
+X_SMALL, X_SMALL_EVAL = gaussian([1.0, 0.5], 600, seed=3), gaussian([1.0, 0.5], 200, seed=4)
+
+
 def test_seeded_runs_are_bit_identical_and_seed_matters():
-    x = gaussian([1.0, 0.5], 600, seed=3)
-    kw = dict(hidden=(8,), steps=50, prior_components=2)
-    a = neural_bound(x[:400], x[400:], [2.0], seed=7, **kw)
-    b = neural_bound(x[:400], x[400:], [2.0], seed=7, **kw)
-    c = neural_bound(x[:400], x[400:], [2.0], seed=8, **kw)
+    a, b, c = (neural_bound(X_SMALL, X_SMALL_EVAL, [2.0, 6.0], seed=s, **SMALL) for s in (7, 7, 8))
     np.testing.assert_array_equal(a.rate, b.rate)
     np.testing.assert_array_equal(a.distortion, b.distortion)
-    assert a.rate[0] != c.rate[0]
+    assert np.all(a.rate != c.rate)
 
 
 def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch):
-    x = gaussian([1.0, 0.5], 600, seed=4)
-    kw = dict(hidden=(8,), steps=60, checkpoint_every=20, prior_components=2, seed=0)
-    whole = fit_neural(x, [2.0, 6.0], **kw)
+    whole = fit_neural(X_SMALL, [2.0, 6.0], **SMALL)
     ckpt = tmp_path / "fit.eqx"
     real, calls = neural._train_chunk_jit, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 3:        # killed during the last of three 20-step chunks
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
     monkeypatch.setattr(neural, "_train_chunk_jit", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        fit_neural(x, [2.0, 6.0], checkpoint=ckpt, **kw)
+        fit_neural(X_SMALL, [2.0, 6.0], checkpoint=ckpt, **SMALL)
     monkeypatch.setattr(neural, "_train_chunk_jit", real)
     assert ckpt.exists()
-    resumed = fit_neural(x, [2.0, 6.0], checkpoint=ckpt, **kw)
-    a, b = evaluate_neural(whole, x[:100]), evaluate_neural(resumed, x[:100])
+    resumed = fit_neural(X_SMALL, [2.0, 6.0], checkpoint=ckpt, **SMALL)
+    a, b = evaluate_neural(whole, X_SMALL_EVAL), evaluate_neural(resumed, X_SMALL_EVAL)
     np.testing.assert_array_equal(a.rate, b.rate)
     np.testing.assert_array_equal(a.distortion, b.distortion)
     with pytest.raises(ValueError, match="checkpoint"):   # another fit's checkpoint is refused
-        fit_neural(x, [2.0, 6.0], checkpoint=ckpt, **{**kw, "seed": 1})
+        fit_neural(X_SMALL, [2.0, 6.0], checkpoint=ckpt, **{**SMALL, "seed": 1})
     with pytest.raises(ValueError, match="checkpoint"):
-        fit_neural(x, [2.0], checkpoint=ckpt, **kw)
+        fit_neural(X_SMALL, [2.0], checkpoint=ckpt, **SMALL)
 
 
 X = np.random.default_rng(5).normal(size=(50, 2))
@@ -180,8 +179,8 @@ def test_callable_distortion_matches_named():
     def sq(a, b):
         return ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
 
-    kw = dict(hidden=(), steps=30, prior_components=1)
-    a = neural_bound(X, X, [1.0], "squared", **kw)
-    b = neural_bound(X, X, [1.0], sq, **kw)
-    np.testing.assert_allclose(b.rate, a.rate, rtol=1e-5)
-    np.testing.assert_allclose(b.distortion, a.distortion, rtol=1e-5)
+    a = neural_bound(X_SMALL, X_SMALL_EVAL, [2.0, 6.0], "squared", **SMALL)
+    b = neural_bound(X_SMALL, X_SMALL_EVAL, [2.0, 6.0], sq, **SMALL)
+    # float32 training on two algebraically equal but differently rounded losses
+    np.testing.assert_allclose(b.rate, a.rate, rtol=1e-3)
+    np.testing.assert_allclose(b.distortion, a.distortion, rtol=1e-3)

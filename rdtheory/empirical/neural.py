@@ -403,6 +403,14 @@ def _eval_rows(params, x, center, scale, key, first, cfg: NeuralConfig, mc_sampl
 _eval_rows_jit = jax.jit(_eval_rows, static_argnames=("cfg", "mc_samples"))
 
 
+def _check_eval_args(mc_samples, level) -> tuple[int, float]:
+    mc = _as_int(mc_samples, "mc_samples", 1)
+    level = float(as_finite_array(level, "level", ndim=0))
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+    return mc, level
+
+
 def evaluate_neural(fit: NeuralFit, x_eval, *, mc_samples: int = 16, level: float = 0.95) -> RDBound:
     """The held-out upper bound of a :class:`NeuralFit` on ``x_eval`` (n_eval >= 2 points).
 
@@ -411,9 +419,7 @@ def evaluate_neural(fit: NeuralFit, x_eval, *, mc_samples: int = 16, level: floa
     the rate at ``level`` (``info["distortion_interval"]`` that of the distortion).
     """
     x_eval = as_samples(x_eval, "x_eval", min_n=2, dim=fit.cfg.dim)
-    mc = _as_int(mc_samples, "mc_samples", 1)
-    if not 0 < float(level) < 1:
-        raise ValueError(f"level must be in (0, 1); got {level}")
+    mc, level = _check_eval_args(mc_samples, level)
     key = jax.random.fold_in(jax.random.PRNGKey(fit.seed), 2)
     xs = jnp.asarray(x_eval, jnp.float32)
     c, s = jnp.asarray(fit.center, jnp.float32), jnp.asarray(fit.scale, jnp.float32)
@@ -454,5 +460,6 @@ def neural_bound(x_fit, x_eval, betas, distortion="squared", *, mc_samples: int 
     """
     x_fit = as_samples(x_fit, "x_fit", min_n=2)
     x_eval = as_samples(x_eval, "x_eval", min_n=2, dim=x_fit.shape[1])
+    _check_eval_args(mc_samples, level)      # before the fit, not after minutes of training
     fit = fit_neural(x_fit, betas, distortion, **fit_kwargs)
     return evaluate_neural(fit, x_eval, mc_samples=mc_samples, level=level)
