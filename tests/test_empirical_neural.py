@@ -184,3 +184,12 @@ def test_callable_distortion_matches_named():
     # float32 training on two algebraically equal but differently rounded losses
     np.testing.assert_allclose(b.rate, a.rate, rtol=1e-3)
     np.testing.assert_allclose(b.distortion, a.distortion, rtol=1e-3)
+
+
+def test_module_does_not_import_torch():
+    """rdtheory.empirical is torch-free (equinox + optax only): checked in a fresh process."""
+    import subprocess
+    import sys
+    code = "import sys, rdtheory.empirical.neural; assert 'torch' not in sys.modules, 'torch imported'"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
