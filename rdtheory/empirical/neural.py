@@ -32,12 +32,11 @@ Student-t intervals are asymptotically valid. The reported rate is an upper boun
 :math:`R(D)` at the reported distortion *in expectation* (the curve's point sits above R(D)
 up to the sampling error that the interval states).
 
-Architecture: encoder and decoder are a linear map plus an MLP branch whose last layer starts
-at zero (``hidden=()``: linear only), so a Gaussian source's optimal linear-Gaussian code is
-representable exactly and training starts from a linear model. Inputs are standardised per
-coordinate with the fit sample's mean and standard deviation (the decoder output is mapped
-back); distortion is measured in the original units. All ``len(betas)`` models are trained at
-once (``vmap`` over independent models on the same minibatches); float32 arithmetic.
+Encoder and decoder are a linear map plus an MLP branch whose last layer starts at zero
+(``hidden=()``: linear only), so a Gaussian's optimal linear code is representable exactly.
+Inputs are standardised per coordinate with the fit sample's mean and std (the decoder output
+is mapped back; distortion in the original units). All slopes train at once (``vmap`` over
+independent models, shared minibatches); float32.
 
 References
 ----------
@@ -52,6 +51,7 @@ References
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -93,20 +93,9 @@ def _diag_absolute(x, y):
 _DIAGONAL = {"squared": _diag_squared, "absolute": _diag_absolute}
 
 
-class _Tile1x1:
-    """d(x, y) of one pair from a tile function ``tile((1, k), (1, k)) -> (1, 1)`` (hashable)."""
-
-    def __init__(self, tile):
-        self.tile = tile
-
-    def __call__(self, x, y):
-        return self.tile(x[None, :], y[None, :])[0, 0]
-
-    def __hash__(self):
-        return hash(self.tile)
-
-    def __eq__(self, other):
-        return isinstance(other, _Tile1x1) and other.tile is self.tile
+def _tile_pair(tile, x, y):
+    """d(x, y) of one pair from a tile function ``tile((1, k), (1, k)) -> (1, 1)``."""
+    return tile(x[None, :], y[None, :])[0, 0]
 
 
 class NeuralConfig(NamedTuple):
@@ -271,12 +260,13 @@ def _resolve_pair(distortion, x):
     if isinstance(distortion, str) and distortion == "hamming":
         raise ValueError("distortion='hamming' has zero gradient almost everywhere, so the neural bound "
                          "cannot be trained on it; use the plug-in estimator for discrete sources")
-    return _Tile1x1(check_point_distortion(distortion, x, x))
+    return functools.partial(_tile_pair, check_point_distortion(distortion, x, x))
 
 
 def _fingerprint(cfg: NeuralConfig, steps, lr, x, betas, seed) -> np.ndarray:
     """SHA-256 of the settings, data and slopes: a checkpoint resumes only the fit that wrote it."""
-    pair = getattr(cfg.pair, "__name__", type(cfg.pair).__name__)
+    fn = cfg.pair.args[0] if isinstance(cfg.pair, functools.partial) else cfg.pair
+    pair = getattr(fn, "__qualname__", type(fn).__name__)  # a user callable: by name only
     h = hashlib.sha256(repr((cfg._replace(pair=pair), steps, lr, seed)).encode())
     h.update(np.ascontiguousarray(x).tobytes())
     h.update(np.ascontiguousarray(betas).tobytes())
