@@ -19,8 +19,8 @@ per unit of distortion), the β-VAE objective of [2]_
     \mathcal L_\beta = \mathbb E_X\Big[\mathrm{KL}\big(q(\cdot|X)\|m\big)
         + \beta\, \mathbb E_{q(z|X)}\, d\big(X, g(z)\big)\Big]
 
-with one reparameterised sample :math:`z = \mu + \sigma \odot \varepsilon` per point
-(``optax`` Adam, cosine-decayed learning rate, minibatches drawn with replacement). The KL is
+with one reparameterised sample [3]_ :math:`z = \mu + \sigma \odot \varepsilon` per point
+(``optax`` Adam [4]_, cosine-decayed learning rate, minibatches drawn with replacement). The KL is
 :math:`-H(q(\cdot|x)) - \mathbb E_q \log m(z)`: the entropy of the Gaussian is exact
 (:math:`\sum_l \log\sigma_l + \tfrac L2 \log 2\pi e`), the cross-entropy term is Monte Carlo,
 so the estimate is unbiased with less variance than MC of :math:`\log q - \log m`.
