@@ -24,6 +24,7 @@ from scipy.optimize import brentq
 from benchmarks.__main__ import ROOT
 from rdtheory._io import atomic_write_json, atomic_write_text
 from rdtheory.empirical.neural import evaluate_neural, fit_neural
+from rdtheory.empirical.sources import GaussianSource
 
 
 def variances(k: int) -> np.ndarray:
@@ -42,8 +43,7 @@ def water_level_at_rate(s2, r_bits):
 
 def true_rate(s2, d):
     """Reverse water-filling R(D) in bits (Cover & Thomas Thm 10.3.3)."""
-    lt = brentq(lambda t: np.minimum(np.exp(t), s2).sum() - d, -80.0, np.log(s2.max()) + 1e-12)
-    return float(np.sum(0.5 * np.log2(s2 / np.minimum(np.exp(lt), s2))))
+    return float(GaussianSource(tuple(s2)).rd(d))
 
 
 def run_one(k, n, rates, args):

@@ -13,17 +13,12 @@ import pytest
 from rdtheory.empirical import neural
 from rdtheory.empirical.neural import evaluate_neural, fit_neural, neural_bound
 from rdtheory.empirical.record import RDBound
+from rdtheory.empirical.sources import GaussianSource
 
 
 def gaussian_rd(s2, d):
-    """Reverse water-filling: R(D) in bits of N(0, diag(s2)) under squared error."""
-    s2 = np.asarray(s2, float)
-    lo, hi = 0.0, float(s2.max())
-    for _ in range(200):
-        theta = 0.5 * (lo + hi)
-        lo, hi = (theta, hi) if np.minimum(theta, s2).sum() < d else (lo, theta)
-    di = np.minimum(0.5 * (lo + hi), s2)
-    return float(np.sum(0.5 * np.log2(s2 / di)))
+    """Reverse water-filling: R(D) in bits of N(0, diag(s2)) under squared error (Cover & Thomas Thm 10.3.3)."""
+    return float(GaussianSource(tuple(s2)).rd(d))
 
 
 def gaussian(s2, n, seed, rotate_to=None):

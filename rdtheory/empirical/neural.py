@@ -73,6 +73,7 @@ from .._validation import as_finite_array, as_samples, positive
 from ..discrete.point_distortions import check_point_distortion
 from ..info import LN2
 from .channel import _t_interval
+from .estimate import register_method, split_samples
 from .record import RDBound
 
 __all__ = ["NeuralConfig", "NeuralFit", "fit_neural", "evaluate_neural", "neural_bound"]
@@ -453,3 +454,14 @@ def neural_bound(x_fit, x_eval, betas, distortion="squared", *, mc_samples: int 
     _check_eval_args(mc_samples, level)      # before the fit, not after minutes of training
     fit = fit_neural(x_fit, betas, distortion, **fit_kwargs)
     return evaluate_neural(fit, x_eval, mc_samples=mc_samples, level=level)
+
+
+@register_method("neural")
+def _neural_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
+                   **options) -> RDBound:
+    """``estimate_rd(..., method="neural")``: default slopes from the data (the plug-in's grid)."""
+    x_fit, x_eval = split_samples(x, holdout, seed)
+    if betas is None:
+        from .plugin import data_betas
+        betas = data_betas(x_fit, x_fit, distortion, num=8)
+    return neural_bound(x_fit, x_eval, betas, distortion, level=level, seed=seed, progress=progress, **options)
