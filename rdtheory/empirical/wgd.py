@@ -249,7 +249,8 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
     betas = as_finite_array(beta, "beta", ndim=(0, 1)).reshape(-1)
     positive(betas, "beta")
     lr, steps, m, batch_size = _check_options(method, optimizer, learning_rate, steps, m, x.shape[0], batch_size, seed)
-    fn = check_point_distortion(distortion, x, x)
+    with jax.enable_x64(True):   # the probe's tolerance is float64's
+        fn = check_point_distortion(distortion, x, x)
     if dtype not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}")
     devs = _check_devices(devices)
@@ -324,8 +325,9 @@ def wgd_bound(samples, distortion="squared", beta=1.0, *, x_eval=None, eval_frac
     else:
         x_fit, x_ev = x, as_samples(x_eval, "x_eval", min_n=2, dim=x.shape[1])
     fit = fit_particles(x_fit, distortion, beta, seed=seed, **fit_kwargs)
-    scores = [heldout_bound(x_ev, y, w, b, distortion, level=level)
-              for y, w, b in zip(fit.particles, fit.weights, fit.beta)]
+    with jax.enable_x64(True):   # score in float64 whatever the fit's dtype
+        scores = [heldout_bound(x_ev, y, w, b, distortion, level=level)
+                  for y, w, b in zip(fit.particles, fit.weights, fit.beta)]
     m = fit.particles.shape[1]
     rate = np.array([s["rate"] for s in scores])
     info = dict(fit_method=fit_kwargs.get("method", "hybrid"), m=m, steps=int(fit.objective.shape[1]),
