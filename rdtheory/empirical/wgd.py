@@ -64,12 +64,14 @@ from ..discrete.solver import _check_devices
 from .channel import TILE_ENTRIES, heldout_bound
 from .record import RDBound
 
-__all__ = ["WGD_METHODS", "OPTIMIZERS", "ParticleFit", "fit_particles", "wgd_bound"]
+__all__ = ["WGD_METHODS", "OPTIMIZERS", "SCHEDULES", "ParticleFit", "fit_particles", "wgd_bound"]
 
 #: ``method=`` values (module docstring).
 WGD_METHODS = ("wgd", "hybrid", "ba")
 #: ``optimizer=`` values: optax optimisers for the particle positions.
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
+#: ``schedule=`` values: constant step size, or cosine decay to 0 over the run (for minibatches).
+SCHEDULES = ("constant", "cosine")
 
 
 class ParticleFit(NamedTuple):
@@ -121,8 +123,12 @@ def _sums(x, mu, y, log_w, beta, fn, rows):
     return jax.lax.scan(body, zero, (xs, mus))[0]
 
 
-def _step(state, xb, mub, beta, cfg, fn, opt, axis):
-    """One WGD / hybrid / BA step on the samples ``xb`` with weights ``mub`` (summing to 1 globally)."""
+def _step(state, xb, mub, beta, eta, cfg, fn, opt, axis):
+    """One WGD / hybrid / BA step on the samples ``xb`` with weights ``mub`` (summing to 1 globally).
+
+    ``eta``: exponent of the BA factor, :math:`w_j \leftarrow w_j c_j^\eta` normalised (1: the
+    BA map; < 1: a damped, mirror-descent step that averages minibatch noise out).
+    """
     loss, g, c = _sums(xb, mub, state.y, state.log_w, beta, fn, cfg["rows"])
     if axis is not None:
         loss, g, c = jax.lax.psum((loss, g, c), axis)
@@ -132,7 +138,7 @@ def _step(state, xb, mub, beta, cfg, fn, opt, axis):
         y = optax.apply_updates(y, upd)
     log_w = state.log_w
     if cfg["method"] != "wgd":
-        log_w = log_w + jnp.log(c)
+        log_w = log_w + eta * jnp.log(c)
         log_w = log_w - logsumexp(log_w)
     return _State(y, log_w, opt_state), loss
 
@@ -148,7 +154,8 @@ def _segment(state, x, mu, n_real, beta, key, start, *, cfg, fn, opt, axis):
                 k = jax.random.fold_in(k, jax.lax.axis_index(axis))
             idx = jax.random.randint(k, (cfg["batch"],), 0, n_real[0])
             xb, mub = x[idx], jnp.full((cfg["batch"],), cfg["batch_weight"], x.dtype)
-        return _step(st, xb, mub, beta, cfg, fn, opt, axis)
+        eta = 1.0 if cfg["steps"] is None else 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(t, cfg["steps"]) / cfg["steps"]))
+        return _step(st, xb, mub, beta, jnp.asarray(eta, x.dtype), cfg, fn, opt, axis)
 
     return jax.lax.scan(body, state, start + jnp.arange(cfg["seg"]))
 
@@ -156,7 +163,7 @@ def _segment(state, x, mu, n_real, beta, key, start, *, cfg, fn, opt, axis):
 @functools.lru_cache(maxsize=32)
 def _compiled(cfg_items: tuple, fn, opt_name: str, lr: float, devices):
     cfg = dict(cfg_items)
-    opt = OPTIMIZERS[opt_name](lr)
+    opt = OPTIMIZERS[opt_name](lr if cfg["steps"] is None else optax.cosine_decay_schedule(lr, cfg["steps"]))
     axis = None if devices is None else "data"
     seg = functools.partial(_segment, cfg=cfg, fn=fn, opt=opt, axis=axis)
     seg = jax.vmap(seg, in_axes=(0, None, None, None, 0, None, None), out_axes=(0, 0))
@@ -179,9 +186,11 @@ def _check_int(v, name: str, lo: int, hint: str) -> int:
     return int(v)
 
 
-def _check_options(method, optimizer, learning_rate, steps, m, n, batch_size, seed):
+def _check_options(method, optimizer, schedule, learning_rate, steps, m, n, batch_size, seed):
     if method not in WGD_METHODS:
         raise ValueError(f"method must be one of {WGD_METHODS}; got {method!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}; got {optimizer!r}")
     lr = float(positive(learning_rate, "learning_rate"))
@@ -210,7 +219,7 @@ def _layout(x, n_dev, rows):
 
 def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int = 500,
                   method: str = "hybrid", optimizer: str = "sgd", learning_rate: float = 0.5,
-                  batch_size: int | None = None, seed: int = 0, devices=None, dtype="float64",
+                  schedule: str = "constant", batch_size: int | None = None, seed: int = 0, devices=None, dtype="float64",
                   progress: bool = False) -> ParticleFit:
     r"""Fit particle reproduction measures to samples ``x`` at one or more slopes.
 
@@ -233,6 +242,11 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
     optimizer : {"sgd", "adam"}
         optax optimiser applied to :math:`\nabla\psi/\beta`; ``learning_rate`` its step size
         (``"sgd"`` with 0.5 is Rose's centroid update for squared error).
+    schedule : {"constant", "cosine"}
+        Step size schedule: constant, or cosine decay from ``learning_rate`` to 0 over
+        ``steps``; with ``"cosine"`` the BA step is damped by the same factor,
+        :math:`w_j \leftarrow w_j c_j^{\eta_t}`, :math:`\eta_t = (1+\cos(\pi t/T))/2`
+        (stochastic mirror descent on the weights: averages minibatch noise out).
     batch_size : int or None
         Samples per step (drawn with replacement, seeded; per device when sharded); ``None``
         uses all fit samples every step.
@@ -248,7 +262,7 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
     x = as_samples(x, "x", min_n=2)
     betas = as_finite_array(beta, "beta", ndim=(0, 1)).reshape(-1)
     positive(betas, "beta")
-    lr, steps, m, batch_size = _check_options(method, optimizer, learning_rate, steps, m, x.shape[0], batch_size, seed)
+    lr, steps, m, batch_size = _check_options(method, optimizer, schedule, learning_rate, steps, m, x.shape[0], batch_size, seed)
     with jax.enable_x64(True):   # the probe's tolerance is float64's
         fn = check_point_distortion(distortion, x, x)
     if dtype not in ("float64", "float32"):
@@ -267,7 +281,8 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
     y0 = x[np.random.default_rng(seed).choice(x.shape[0], size=m, replace=False)]
     seg = min(steps, 50)
     cfg = (("method", method), ("rows", rows), ("batch", batch),
-           ("batch_weight", None if batch is None else 1.0 / (batch * n_dev)), ("seg", seg))
+           ("batch_weight", None if batch is None else 1.0 / (batch * n_dev)), ("seg", seg),
+           ("steps", None if schedule == "constant" else steps))
     run, opt = _compiled(cfg, fn, optimizer, lr, devs)
     with jax.enable_x64(dtype == "float64"):
         dt = jnp.dtype(dtype)
@@ -297,7 +312,7 @@ def wgd_bound(samples, distortion="squared", beta=1.0, *, x_eval=None, eval_frac
     ``samples`` is split (seeded) into a fit part and an evaluation part of fraction
     ``eval_fraction``, unless ``x_eval`` is given (then all ``samples`` are fitted). Each
     slope's particles are fitted by :func:`fit_particles` (``fit_kwargs``: ``m``, ``steps``,
-    ``method``, ``optimizer``, ``learning_rate``, ``batch_size``, ``devices``, ``dtype``,
+    ``method``, ``optimizer``, ``learning_rate``, ``schedule``, ``batch_size``, ``devices``, ``dtype``,
     ``progress``) and scored by :func:`~rdtheory.empirical.channel.heldout_bound`: the
     ``rate`` is an upper bound on R at ``distortion`` in expectation over the held-out sample,
     ``interval`` its Student-t interval at ``level``. Points with rate above
