@@ -28,6 +28,7 @@ References
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -88,7 +89,7 @@ def draw(sigma2, rot, n: int, rng) -> np.ndarray:
     return z if rot is None else z @ rot.T
 
 
-def run_row(name, n, m, rates, steps, n_eval, seed, method):
+def run_row(name, n, m, rates, steps, n_eval, seed, method, batch_size=None, schedule="constant"):
     from rdtheory.empirical.wgd import wgd_bound
 
     s2, rot = case(name, seed)
@@ -96,10 +97,10 @@ def run_row(name, n, m, rates, steps, n_eval, seed, method):
     x, xe = draw(s2, rot, n, rng), draw(s2, rot, n_eval, rng)
     betas = [beta_for_rate(s2, r) for r in rates]
     # warm-up at the same shapes: compiles the (cached) step segment, so the timed call excludes compilation
-    wgd_bound(x, "squared", betas, x_eval=xe[:2], m=m, steps=min(steps, 50), method=method, seed=seed,
-              dtype="float32")
+    kw = dict(m=m, method=method, seed=seed, dtype="float32", batch_size=batch_size, schedule=schedule)
+    wgd_bound(x, "squared", betas, x_eval=xe[:2], steps=min(steps, 50), **kw)
     t0 = time.perf_counter()
-    b = wgd_bound(x, "squared", betas, x_eval=xe, m=m, steps=steps, method=method, seed=seed, dtype="float32")
+    b = wgd_bound(x, "squared", betas, x_eval=xe, steps=steps, **kw)
     sec = time.perf_counter() - t0
     pts = []
     for i, r in enumerate(rates):
@@ -107,30 +108,37 @@ def run_row(name, n, m, rates, steps, n_eval, seed, method):
         pts.append(dict(target_rate=r, beta=float(betas[i]), distortion=float(b.distortion[i]),
                         rate=float(b.rate[i]), ci_half=float((b.interval[i, 1] - b.interval[i, 0]) / 2),
                         truth=truth, gap=float(b.rate[i] - truth), capped=bool(b.capped[i])))
-    return dict(case=name, dim=len(s2), n=n, m=m, steps=steps, method=method, seconds=sec, points=pts)
+    return dict(case=name, dim=len(s2), n=n, m=m, steps=steps, method=method, batch_size=batch_size,
+                schedule=schedule, seconds=sec, points=pts)
 
 
 def render(res) -> str:
     lines = ["# Particle upper bounds (WGD + BA hybrid) on Gaussian sources", "",
              f"Run {res['date']} on {res['machine']} (load average {res['load']:.2f} at start); "
              f"produced by `python -m benchmarks.empirical_wgd {res['argv']}`. Gap = held-out rate bound - "
-             f"R(D) at the held-out D (bits, >= 0 up to the interval); +-: 95% half-width of the rate. "
-             f"float32, full-batch steps, times exclude compilation (warm-up call first), particles start at fit samples; `ba` = BA reweighting of the same "
+             f"R(D) at the held-out D (bits, >= 0 up to the interval) +- the rate's 95% half-width; (capped): rate > log2 m - 1 bit, limited by the particle count. "
+             f"float32, full-batch steps unless a batch is shown, times exclude compilation (warm-up call first), particles start at fit samples; `ba` = BA reweighting of the same "
              f"start particles (positions fixed), same steps, same run.", "",
-             "| case | n | m | steps | target R | hybrid gap | +- | ba gap | hybrid s | ba s | time ratio ba/hybrid |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| case | n | m | steps | target R (bits) | hybrid gap (bits) | ba gap (bits) | hybrid s | ba s | "
+             "time ratio ba/hybrid |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     rows = {}
     for r in res["rows"]:
-        rows.setdefault((r["case"], r["n"], r["m"], r["steps"]), {})[r["method"]] = r
-    for (c, n, m, st), pair in rows.items():
+        rows.setdefault((r["case"], r["n"], r["m"], r["steps"], r.get("batch_size"), r.get("schedule", "constant")), {})[r["method"]] = r
+    def gap(r, i):
+        if r is None:
+            return "-"
+        p = r["points"][i]
+        return f"{p['gap']:+.4f} +- {p['ci_half']:.4f}" + (" (capped)" if p["capped"] else "")
+
+    for (c, n, m, st, bs, sch), pair in rows.items():
+        st = f"{st}" if bs is None else f"{st} (batch {bs}, {sch})"
         h, b = pair.get("hybrid"), pair.get("ba")
+        sec = lambda r: f"{r['seconds']:.1f}" if r else "-"  # noqa: E731
+        ratio = f"{b['seconds'] / h['seconds']:.2f}" if h and b else "-"
         for i, p in enumerate((h or b)["points"]):
-            hg = f"{h['points'][i]['gap']:+.4f}" if h else "-"
-            bg = f"{b['points'][i]['gap']:+.4f}" if b else "-"
-            ratio = f"{b['seconds'] / h['seconds']:.2f}" if h and b else "-"
-            lines.append(f"| {c} | {n} | {m} | {st} | {p['target_rate']:g} | {hg} | {p['ci_half']:.4f} | {bg} | "
-                         f"{h['seconds']:.1f} | {b['seconds'] if b else float('nan'):.1f} | {ratio} |"
-                         if h else f"| {c} | {n} | {m} | {st} | {p['target_rate']:g} | - | - | {bg} | - | - | - |")
+            lines.append(f"| {c} | {n} | {m} | {st} | {p['target_rate']:g} | {gap(h, i)} | {gap(b, i)} | "
+                         f"{sec(h)} | {sec(b)} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
@@ -146,7 +154,10 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--n-eval", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=None, help="minibatch per step (default: all fit samples)")
+    ap.add_argument("--schedule", default="constant", choices=("constant", "cosine"))
     ap.add_argument("--out", default=str(ROOT / "results"))
+    ap.add_argument("--append", action="store_true", help="add rows to the existing results instead of replacing them")
     a = ap.parse_args(argv)
     rates = [float(r) for r in a.rates.split(",")]
     res = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine=f"{platform.machine()}, "
@@ -154,11 +165,15 @@ def main(argv=None):
                rows=[])
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    old = out / "empirical_wgd.json"
+    if a.append and old.exists():   # keep earlier rows (e.g. a small full-batch run before a large minibatch one)
+        res["rows"] = json.loads(old.read_text())["rows"]
+        res["argv"] = json.loads(old.read_text())["argv"] + " ; then " + res["argv"]
     for c in a.cases.split(","):
         for size in a.sizes.split(","):
             n, m = (int(v) for v in size.split(":"))
             for method in ("hybrid", "ba"):
-                row = run_row(c, n, m, rates, a.steps, a.n_eval, a.seed, method)
+                row = run_row(c, n, m, rates, a.steps, a.n_eval, a.seed, method, a.batch_size, a.schedule)
                 res["rows"].append(row)
                 print(c, n, m, method, f"{row['seconds']:.1f}s", [f"{p['gap']:+.4f}" for p in row["points"]],
                       flush=True)

@@ -19,7 +19,8 @@ the centroid update of Rose's mapping approach [2]_. Methods (``method=``):
 - ``"wgd"``: positions by an optax optimiser on :math:`\nabla\psi/\beta`, weights fixed
   uniform (the paper's WGD);
 - ``"hybrid"``: each step also applies the BA map :math:`w_j \leftarrow w_j c_j` [1]_ [3]_
-  (computed in the same pass over the samples as the gradient, so one kernel per step);
+  (computed in the same pass over the samples as the gradient, so one kernel per step; with
+  minibatches the averaged online-EM form :math:`w \leftarrow (1-\eta)w + \eta\, w\odot c`);
 - ``"ba"``: weights only, particles fixed at their start (BA reweighting of fixed
   particles: the baseline).
 
@@ -70,6 +71,8 @@ __all__ = ["WGD_METHODS", "OPTIMIZERS", "SCHEDULES", "ParticleFit", "fit_particl
 WGD_METHODS = ("wgd", "hybrid", "ba")
 #: ``optimizer=`` values: optax optimisers for the particle positions.
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
+#: Step of the averaged BA update with minibatches (module docstring); 1 (plain BA) with all samples.
+MINIBATCH_BA_STEP = 0.5
 #: ``schedule=`` values: constant step size, or cosine decay to 0 over the run (for minibatches).
 SCHEDULES = ("constant", "cosine")
 
@@ -124,10 +127,11 @@ def _sums(x, mu, y, log_w, beta, fn, rows):
 
 
 def _step(state, xb, mub, beta, eta, cfg, fn, opt, axis):
-    """One WGD / hybrid / BA step on the samples ``xb`` with weights ``mub`` (summing to 1 globally).
+    r"""One WGD / hybrid / BA step on the samples ``xb`` with weights ``mub`` (summing to 1 globally).
 
-    ``eta``: exponent of the BA factor, :math:`w_j \leftarrow w_j c_j^\eta` normalised (1: the
-    BA map; < 1: a damped, mirror-descent step that averages minibatch noise out).
+    ``eta``: step of the BA update :math:`w \leftarrow (1-\eta) w + \eta\, w \odot c` (1: the
+    BA map; < 1: the averaged, online-EM step that keeps a particle a minibatch missed alive;
+    :math:`\sum_j w_j c_j = 1`, so the weights stay normalised).
     """
     loss, g, c = _sums(xb, mub, state.y, state.log_w, beta, fn, cfg["rows"])
     if axis is not None:
@@ -138,7 +142,8 @@ def _step(state, xb, mub, beta, eta, cfg, fn, opt, axis):
         y = optax.apply_updates(y, upd)
     log_w = state.log_w
     if cfg["method"] != "wgd":
-        log_w = log_w + eta * jnp.log(c)
+        tiny = jnp.finfo(c.dtype).tiny
+        log_w = log_w + jnp.log(jnp.maximum((1.0 - eta) + eta * c, tiny))
         log_w = log_w - logsumexp(log_w)
     return _State(y, log_w, opt_state), loss
 
@@ -154,7 +159,9 @@ def _segment(state, x, mu, n_real, beta, key, start, *, cfg, fn, opt, axis):
                 k = jax.random.fold_in(k, jax.lax.axis_index(axis))
             idx = jax.random.randint(k, (cfg["batch"],), 0, n_real[0])
             xb, mub = x[idx], jnp.full((cfg["batch"],), cfg["batch_weight"], x.dtype)
-        eta = 1.0 if cfg["steps"] is None else 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(t, cfg["steps"]) / cfg["steps"]))
+        eta = cfg["eta0"]
+        if cfg["steps"] is not None:
+            eta = eta * 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(t, cfg["steps"]) / cfg["steps"]))
         return _step(st, xb, mub, beta, jnp.asarray(eta, x.dtype), cfg, fn, opt, axis)
 
     return jax.lax.scan(body, state, start + jnp.arange(cfg["seg"]))
@@ -244,12 +251,12 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
         (``"sgd"`` with 0.5 is Rose's centroid update for squared error).
     schedule : {"constant", "cosine"}
         Step size schedule: constant, or cosine decay from ``learning_rate`` to 0 over
-        ``steps``; with ``"cosine"`` the BA step is damped by the same factor,
-        :math:`w_j \leftarrow w_j c_j^{\eta_t}`, :math:`\eta_t = (1+\cos(\pi t/T))/2`
-        (stochastic mirror descent on the weights: averages minibatch noise out).
+        ``steps``; with ``"cosine"`` the BA step :math:`\eta` decays by the same factor.
     batch_size : int or None
         Samples per step (drawn with replacement, seeded; per device when sharded); ``None``
-        uses all fit samples every step.
+        uses all fit samples every step. With minibatches the BA update is averaged,
+        :math:`w \leftarrow (1-\eta)w + \eta\,w\odot c` with :math:`\eta` =
+        :data:`MINIBATCH_BA_STEP` (online EM), so a particle one batch misses is not killed.
     seed : int
         Seeds the initial particles and the minibatches: reruns are bit-identical.
     devices : None, "all", "cpu", "gpu", "tpu" or a sequence of jax devices
@@ -282,7 +289,7 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
     seg = min(steps, 50)
     cfg = (("method", method), ("rows", rows), ("batch", batch),
            ("batch_weight", None if batch is None else 1.0 / (batch * n_dev)), ("seg", seg),
-           ("steps", None if schedule == "constant" else steps))
+           ("steps", None if schedule == "constant" else steps), ("eta0", 1.0 if batch is None else MINIBATCH_BA_STEP))
     run, opt = _compiled(cfg, fn, optimizer, lr, devs)
     with jax.enable_x64(dtype == "float64"):
         dt = jnp.dtype(dtype)
