@@ -224,3 +224,15 @@ def test_four_forced_host_devices_match_single_device():
     # same full-batch sums, split over 4 devices and psum-med: equal up to float64 reduction order
     assert res["y_diff"] <= 1e-10 and res["w_diff"] <= 1e-10 and res["obj_diff"] <= 1e-10, res
     assert res["mb_equal"] and res["mb_decreased"], res
+
+
+def test_the_fit_runs_exactly_steps_steps():
+    # Steps run in compiled segments of 50; the last segment's overrun must not move the state.
+    # The objective trace of a 100-step fit at index 55 is L after 55 steps (full batch, so
+    # deterministic): it must equal L of the 55-step fit's final particles (float64 rounding).
+    x = gauss(300, (1.0,), 11)
+    long, short = (fit_particles(x, "squared", 2.0, m=8, steps=s) for s in (100, 55))
+    with jax.enable_x64(True):
+        t = channel_terms(x, short.particles[0], short.weights[0], 2.0)
+    assert abs(-t.log_z.mean() - long.objective[0, 55]) < 1e-10
+    assert abs(-t.log_z.mean() - long.objective[0, 54]) > 1e-8   # one step earlier differs

@@ -148,8 +148,9 @@ def _step(state, xb, mub, beta, eta, cfg, fn, opt, axis):
     return _State(y, log_w, opt_state), loss
 
 
-def _segment(state, x, mu, n_real, beta, key, start, *, cfg, fn, opt, axis):
-    """``cfg['seg']`` steps from step index ``start`` for one slope (vmapped over slopes)."""
+def _segment(state, x, mu, n_real, beta, key, start, stop, *, cfg, fn, opt, axis):
+    """``cfg['seg']`` steps from step index ``start`` for one slope (vmapped over slopes);
+    steps with index ``>= stop`` leave the state unchanged (the last segment may overrun)."""
     def body(st, t):
         if cfg["batch"] is None:
             xb, mub = x, mu
@@ -162,7 +163,8 @@ def _segment(state, x, mu, n_real, beta, key, start, *, cfg, fn, opt, axis):
         eta = cfg["eta0"]
         if cfg["steps"] is not None:
             eta = eta * 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(t, cfg["steps"]) / cfg["steps"]))
-        return _step(st, xb, mub, beta, jnp.asarray(eta, x.dtype), cfg, fn, opt, axis)
+        new, loss = _step(st, xb, mub, beta, jnp.asarray(eta, x.dtype), cfg, fn, opt, axis)
+        return jax.tree.map(lambda a, b: jnp.where(t < stop, a, b), new, st), loss
 
     return jax.lax.scan(body, state, start + jnp.arange(cfg["seg"]))
 
@@ -173,12 +175,12 @@ def _compiled(cfg_items: tuple, fn, opt_name: str, lr: float, devices):
     opt = OPTIMIZERS[opt_name](lr if cfg["steps"] is None else optax.cosine_decay_schedule(lr, cfg["steps"]))
     axis = None if devices is None else "data"
     seg = functools.partial(_segment, cfg=cfg, fn=fn, opt=opt, axis=axis)
-    seg = jax.vmap(seg, in_axes=(0, None, None, None, 0, None, None), out_axes=(0, 0))
+    seg = jax.vmap(seg, in_axes=(0, None, None, None, 0, None, None, None), out_axes=(0, 0))
     if devices is not None:
         from jax.sharding import Mesh, PartitionSpec as P
 
         mesh = Mesh(np.array(devices), ("data",))
-        seg = jax.shard_map(seg, mesh=mesh, in_specs=(P(), P("data"), P("data"), P("data"), P(), P(), P()),
+        seg = jax.shard_map(seg, mesh=mesh, in_specs=(P(), P("data"), P("data"), P("data"), P(), P(), P(), P()),
                             out_specs=(P(), P()), check_vma=False)
     return jax.jit(seg), opt
 
@@ -304,7 +306,7 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
             from tqdm.auto import tqdm
             it = tqdm(it, desc=f"{method} ({betas.size} slopes, m={m})", unit=f"x{seg} steps")
         for s in it:
-            state, loss = run(state, *args, jnp.asarray(s * seg, jnp.int32))
+            state, loss = run(state, *args, jnp.asarray(s * seg, jnp.int32), jnp.asarray(steps, jnp.int32))
             losses.append(np.asarray(loss))
         obj = np.concatenate(losses, axis=1)[:, :steps]
         w = np.exp(np.asarray(state.log_w, np.float64))
