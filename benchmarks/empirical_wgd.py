@@ -37,22 +37,14 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
+from rdtheory.empirical.sources import GaussianSource
+
 ROOT = Path(__file__).resolve().parent
 
 
-def water_level(sigma2, distortion: float) -> float:
-    """The reverse water-filling level :math:`\\theta` with :math:`\\sum_i\\min(\\theta,\\sigma_i^2) = D`."""
-    s2 = np.asarray(sigma2, np.float64)
-    if not 0 < distortion < s2.sum():
-        return float(s2.max()) if distortion >= s2.sum() else 0.0
-    return brentq(lambda t: np.minimum(t, s2).sum() - distortion, 0.0, float(s2.max()), xtol=1e-15, rtol=1e-15)
-
-
 def gaussian_rd_bits(sigma2, distortion: float) -> float:
-    """R(D) in bits of N(0, diag(sigma2)) under squared error (any rotation of it)."""
-    s2 = np.asarray(sigma2, np.float64)
-    t = water_level(s2, distortion)
-    return float(0.5 * np.sum(np.log2(np.maximum(s2 / t, 1.0)))) if t > 0 else float("inf")
+    """R(D) in bits of N(0, diag(sigma2)) under squared error (any rotation of it): reverse water-filling."""
+    return float(GaussianSource(tuple(np.asarray(sigma2, np.float64))).rd(distortion))
 
 
 def gaussian_lagrangian_bits(sigma2, beta: float) -> tuple[float, float, float]:

@@ -69,7 +69,7 @@ def test_too_few_particles_fail_the_tightness_tolerance():
 def test_wgd_bound_record_against_the_gaussian_curve():
     sigma = (1.0, 0.5)
     x = gauss(6000, sigma, 2)
-    b = wgd_bound(x, "squared", [1.0, 4.0], m=64, steps=150, eval_fraction=0.5, seed=3)
+    b = wgd_bound(x, "squared", [1.0, 4.0], m=64, steps=150, holdout=0.5, seed=3)
     assert isinstance(b, RDBound) and b.kind == "upper" and b.method == "wgd"
     assert b.n_fit == 3000 and b.n_eval == 3000 and b.rate.shape == (2,) and not b.capped.any()
     s2 = np.square(sigma)
@@ -177,7 +177,7 @@ def test_fit_particles_rejects_bad_input(kwargs, match):
     (dict(samples=np.zeros((3, 2))), "at least 4"),
     (dict(x_eval=np.zeros((10, 3))), "dimension"),
     (dict(x_eval=np.zeros((1, 2))), "at least"),
-    (dict(eval_fraction=1.0), "eval_fraction"), (dict(level=1.5), "level"), (dict(cap_margin=-1.0), "cap_margin"),
+    (dict(holdout=1.0), "holdout"), (dict(level=1.5), "level"), (dict(cap_margin=-1.0), "cap_margin"),
 ])
 def test_wgd_bound_rejects_bad_input(kwargs, match):
     args = dict(samples=X, beta=1.0, m=4, steps=2)

@@ -12,7 +12,7 @@ from .sources import (BernoulliSource, GaussianSource, LaplaceSource, SymmetricS
 
 #: public names loaded on first use (the estimators import the engine / network stacks)
 _LAZY = {"plugin_rd": "plugin", "CappedWarning": "plugin", "kl_entropy": "lower", "shannon_lower_bound": "lower",
-         "dual_bound": "dual", "dual_lcb": "lcb", "neural_bound": "neural"}
+         "dual_bound": "dual", "dual_lcb": "lcb", "neural_bound": "neural", "wgd_bound": "wgd", "fit_particles": "wgd"}
 
 __all__ = ["RDBound", "estimate_rd", "known_methods", "register_method", "split_samples",
            "BernoulliSource", "SymmetricSource", "GaussianSource", "LaplaceSource", "UniformSource",

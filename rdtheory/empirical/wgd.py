@@ -63,6 +63,7 @@ from .._validation import as_finite_array, as_samples, positive
 from ..discrete.point_distortions import check_point_distortion
 from ..discrete.solver import _check_devices
 from .channel import TILE_ENTRIES, heldout_bound
+from .estimate import register_method, split_samples
 from .record import RDBound
 
 __all__ = ["WGD_METHODS", "OPTIMIZERS", "SCHEDULES", "ParticleFit", "fit_particles", "wgd_bound"]
@@ -272,8 +273,7 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
     betas = as_finite_array(beta, "beta", ndim=(0, 1)).reshape(-1)
     positive(betas, "beta")
     lr, steps, m, batch_size = _check_options(method, optimizer, schedule, learning_rate, steps, m, x.shape[0], batch_size, seed)
-    with jax.enable_x64(True):   # the probe's tolerance is float64's
-        fn = check_point_distortion(distortion, x, x)
+    fn = check_point_distortion(distortion, x, x)
     if dtype not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}")
     devs = _check_devices(devices)
@@ -314,12 +314,12 @@ def fit_particles(x, distortion="squared", beta=1.0, *, m: int = 256, steps: int
                            obj.astype(np.float64))
 
 
-def wgd_bound(samples, distortion="squared", beta=1.0, *, x_eval=None, eval_fraction: float = 0.5,
+def wgd_bound(samples, distortion="squared", beta=1.0, *, x_eval=None, holdout: float = 0.5,
               level: float = 0.95, cap_margin: float = 1.0, seed: int = 0, **fit_kwargs) -> RDBound:
     r"""Upper bound on :math:`R(D)` (bits) from particles fitted by WGD / hybrid / BA, scored held out.
 
-    ``samples`` is split (seeded) into a fit part and an evaluation part of fraction
-    ``eval_fraction``, unless ``x_eval`` is given (then all ``samples`` are fitted). Each
+    ``samples`` is split (seeded, :func:`~rdtheory.empirical.estimate.split_samples`) into a fit
+    part and a held-out part of fraction ``holdout``, unless ``x_eval`` is given (then all ``samples`` are fitted). Each
     slope's particles are fitted by :func:`fit_particles` (``fit_kwargs``: ``m``, ``steps``,
     ``method``, ``optimizer``, ``learning_rate``, ``schedule``, ``batch_size``, ``devices``, ``dtype``,
     ``progress``) and scored by :func:`~rdtheory.empirical.channel.heldout_bound`: the
@@ -341,11 +341,7 @@ def wgd_bound(samples, distortion="squared", beta=1.0, *, x_eval=None, eval_frac
         raise ValueError(f"cap_margin must be a finite number >= 0 (bits); got {cap_margin!r}")
     _check_int(seed, "seed", 0, "a non-negative integer seed")
     if x_eval is None:
-        if not 0 < eval_fraction < 1:
-            raise ValueError(f"eval_fraction must be in (0, 1); got {eval_fraction}")
-        n_eval = min(x.shape[0] - 2, max(2, int(round(eval_fraction * x.shape[0]))))
-        perm = np.random.default_rng([seed, 1]).permutation(x.shape[0])
-        x_fit, x_ev = x[perm[n_eval:]], x[perm[:n_eval]]
+        x_fit, x_ev = split_samples(x, holdout, seed)
     else:
         x_fit, x_ev = x, as_samples(x_eval, "x_eval", min_n=2, dim=x.shape[1])
     fit = fit_particles(x_fit, distortion, beta, seed=seed, **fit_kwargs)
@@ -361,3 +357,13 @@ def wgd_bound(samples, distortion="squared", beta=1.0, *, x_eval=None, eval_frac
                    rate=rate, interval=np.array([s["rate_interval"] for s in scores]), level=level,
                    beta=fit.beta, capped=rate > math.log2(m) - cap_margin, n_fit=x_fit.shape[0],
                    n_eval=x_ev.shape[0], info=info)
+
+
+@register_method("wgd")
+def _wgd_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
+                **options) -> RDBound:
+    """``estimate_rd(..., method="wgd")``: default slopes from the data (the plug-in's grid)."""
+    if betas is None:
+        from .plugin import data_betas
+        betas = data_betas(x, x, distortion, num=8)
+    return wgd_bound(x, distortion, betas, holdout=holdout, level=level, seed=seed, progress=progress, **options)
