@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import jax
 import jax.numpy as jnp
 
 __all__ = ["POINT_DISTORTIONS", "point_distortion", "check_point_distortion", "dense_matrix"]
@@ -73,7 +74,12 @@ def check_point_distortion(distortion, x: np.ndarray, y: np.ndarray, *, probe: i
     two points alone, e.g. it normalises by the tile).
     """
     fn = point_distortion(distortion)
-    xs, ys = jnp.asarray(x[:probe]), jnp.asarray(y[:probe])
+    with jax.enable_x64(True):  # float64, as the solvers evaluate it
+        return _check_on(fn, x, y, probe)
+
+
+def _check_on(fn, x, y, probe: int) -> PointDistortion:
+    xs, ys = jnp.asarray(x[:probe], jnp.float64), jnp.asarray(y[:probe], jnp.float64)
     try:
         tile = np.asarray(fn(xs, ys), dtype=np.float64)
     except Exception as err:  # a user callable with the wrong signature
@@ -99,4 +105,5 @@ def check_point_distortion(distortion, x: np.ndarray, y: np.ndarray, *, probe: i
 def dense_matrix(distortion, x, y) -> np.ndarray:
     """The full ``(n, m)`` matrix ``d(x_i, y_j)`` as numpy float64 (for small problems and tests)."""
     fn = point_distortion(distortion)
-    return np.asarray(fn(jnp.asarray(x), jnp.asarray(y)), dtype=np.float64)
+    with jax.enable_x64(True):
+        return np.asarray(fn(jnp.asarray(x, jnp.float64), jnp.asarray(y, jnp.float64)), dtype=np.float64)
