@@ -102,6 +102,14 @@ def one_size(n: int, betas, devices) -> dict:
     return row
 
 
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=ROOT).stdout.strip()
+    except OSError:
+        return "?"
+
+
 def markdown(out: dict) -> str:
     lines = ["# Matrix-free R(D) on samples (issue 13 §3)", "",
              f"8-d Gaussian mixture ({COMPONENTS} components), n = m, squared error, tol = {TOL:g} bits; "
@@ -112,11 +120,12 @@ def markdown(out: dict) -> str:
         for s in row["solves"]:
             lines.append(f"| {row['n']} | {s['beta']:g} | {s['seconds']:.1f} | {s['iterations']} | {s['gap']:.2e} "
                          f"| {s['active']} | {s['converged']} |")
-    lines += ["", "| n = m | rows/tile | one tiled BA map (s) | matvec floor (s) | map / floor | peak RSS (MB) | worst solve (s) |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| n = m | rows/tile | one tiled BA map (s) | matvec floor (s) | map / floor | peak RSS (MB) "
+              "| worst solve (s) | load after | commit |", "|---|---|---|---|---|---|---|---|---|"]
     for row in out["rows"]:
         lines.append(f"| {row['n']} | {row['rows_per_tile']} | {row['map_s']:.3f} | {row['floor_s']:.3f} "
-                     f"| {row['map_over_floor']:.2f} | {row['peak_rss_mb']:.0f} | {row['worst_seconds']:.1f} |")
+                     f"| {row['map_over_floor']:.2f} | {row['peak_rss_mb']:.0f} | {row['worst_seconds']:.1f} "
+                     f"| {row.get('load', float('nan')):.1f} | {row.get('commit', '?')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -126,6 +135,7 @@ def main(argv=None) -> None:
     ap.add_argument("--gpu", action="store_true", help="n = m = 262,144 on all devices")
     ap.add_argument("--sizes", type=int, nargs="*", help="override the sizes")
     ap.add_argument("--betas", type=float, nargs="*", default=list(BETAS))
+    ap.add_argument("--append", action="store_true", help="keep the rows already in the results file")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--devices", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -138,6 +148,9 @@ def main(argv=None) -> None:
     out = dict(machine=f"{platform.machine()}, {os.cpu_count()} CPUs", load=os.getloadavg()[0],
                betas=args.betas, tol=TOL, rows=[])
     name = "matrix_free_gpu" if args.gpu else "matrix_free"
+    old = ROOT / "results" / f"{name}.json"
+    if args.append and old.exists():
+        out["rows"] = json.loads(old.read_text())["rows"]
     for n in sizes:
         cmd = [sys.executable, "-m", "benchmarks.matrix_free", "--one", str(n), "--betas", *map(str, args.betas)]
         if args.gpu:
@@ -146,7 +159,9 @@ def main(argv=None) -> None:
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"size {n} failed")
-        out["rows"].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row.update(load=os.getloadavg()[0], commit=_commit())
+        out["rows"].append(row)
         atomic_write_json(ROOT / "results" / f"{name}.json", out)
         atomic_write_text(ROOT / "results" / f"{name}.md", markdown(out))
         print(markdown(out))

@@ -40,7 +40,7 @@ Example
 -------
 >>> import numpy as np
 >>> from rdtheory.discrete import rd_points
->>> x = np.random.default_rng(0).standard_normal((300, 2))
+>>> x = np.random.default_rng(0).standard_normal((100, 2))
 >>> res = rd_points(x, beta=2.0, path="tiled", tol=1e-5)
 >>> bool(res.lower <= res.rate <= res.lower + 1e-5)
 True
@@ -139,22 +139,24 @@ class PointsResult(NamedTuple):
 # --------------------------------------------------------------------------------------
 
 def _stage(xs, ps, xh, alive, theta, it, gap, beta, *, fn, cfg, axis):
-    """Up to STAGE_ROUNDS rounds of [eliminate, SQUAREM round]; returns (theta, alive, it, gap)."""
+    """Up to STAGE_ROUNDS rounds of [eliminate, SQUAREM round]; returns (theta, alive, it, gap).
+    The row shifts of the tiles are recomputed only when ``alive`` changes (once a round)."""
     data = (xs, ps, xh, beta, fn, axis)
-    bam = lambda t, a: tiles.ba_map(t, a, *data)
 
     def cond(c):
-        rnd, st = c
+        rnd, st, _ = c
         return (rnd < STAGE_ROUNDS) & (st.gap > cfg.tol_nats) & (st.it < cfg.max_iter)
 
     def body(c):
-        rnd, st = c
-        keep = tiles.eliminate(st.theta, st.alive, *data)
+        rnd, st, shift = c
+        keep = tiles.eliminate(st.theta, st.alive, *data, shift)
         st = st._replace(alive=keep, theta=_normalise(st.theta, keep))
-        return rnd + 1, squarem_round_fn(st, bam, cfg)
+        shift = tiles.row_shift(keep, xs, xh, beta, fn)
+        st = squarem_round_fn(st, lambda t, a: tiles.ba_map(t, a, *data, shift), cfg)
+        return rnd + 1, st, shift
 
     s = _State(theta, alive, it, jnp.asarray(0), gap)
-    _, s = lax.while_loop(cond, body, (0, s))
+    _, s, _ = lax.while_loop(cond, body, (0, s, tiles.row_shift(alive, xs, xh, beta, fn)))
     return s.theta, s.alive, s.it, s.gap
 
 
@@ -409,17 +411,13 @@ def _tiled(x, x_hat, p, beta, fn, tol, max_iter, tile_rows, devices, init,
     outs = []
     with jax.enable_x64(True):
         for b in np.atleast_1d(beta):
-            outs.append(_solve_one(x, p, x_hat, float(b), fn, cfg, tile_rows, devices, _normalised(theta),
-                                   dense_entries))
+            theta = theta - np.logaddexp.reduce(theta)
+            outs.append(_solve_one(x, p, x_hat, float(b), fn, cfg, tile_rows, devices, theta, dense_entries))
             theta = _warm_theta(outs[-1]["r"], cfg.init_mix)
     stack = {k: np.asarray([o[k] for o in outs]) for k in outs[0]}
     if beta.ndim == 0:
         stack = {k: v[0] for k, v in stack.items()}
     return PointsResult(path="tiled", **stack)
-
-
-def _normalised(theta):
-    return theta - np.logaddexp.reduce(theta)
 
 
 def rd_points(x, x_hat=None, *, beta, distortion="squared", p=None, tol: float = 1e-6,

@@ -18,8 +18,7 @@ of the actual points: it must return a finite, non-negative ``(a, b)`` array, an
 function of the two arguments (the same entries when the tile is evaluated in two halves).
 
 >>> import numpy as np
->>> tile = point_distortion("squared")
->>> np.asarray(tile(np.array([[0.0], [1.0]]), np.array([[0.0], [0.5], [1.0]])))
+>>> dense_matrix("squared", np.array([[0.0], [1.0]]), np.array([[0.0], [0.5], [1.0]]))
 array([[0.  , 0.25, 1.  ],
        [1.  , 0.25, 0.  ]])
 """

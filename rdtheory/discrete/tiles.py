@@ -56,7 +56,7 @@ from jax import lax
 
 from .certificate import _gap, _lambert_upper, _mass, _normalise
 
-__all__ = ["grad", "ba_map", "eliminate", "evaluate", "distortion_stats"]
+__all__ = ["row_shift", "grad", "ba_map", "eliminate", "evaluate", "distortion_stats"]
 
 #: margin of the elimination test, as in :func:`~rdtheory.discrete.certificate.eliminate`:
 #: the test is exact in real arithmetic; keep rounding from deciding it
@@ -68,61 +68,74 @@ def _psum(v, axis):
     return v if axis is None else lax.psum(v, axis)
 
 
-def _tile(xs, xh, alive, beta, fn):
-    """One strip: ``d (R, w)``, the rescaled kernel ``K = exp(l - m_x)`` and the shift ``m_x``."""
+def _tile(xs, xh, alive, beta, fn, shift=None):
+    """One strip: ``d (R, w)``, the rescaled kernel ``K = exp(l - m_x)`` and the shift ``m_x``.
+
+    ``shift`` (R,), if given, must be :func:`row_shift` for the same ``alive``: the logits do
+    not depend on the iterate, so the BA maps of a round reuse it and skip a reduction over
+    the tile (measured: one tiled map 3x the matvec floor with the max in the loop, 1.1x without).
+    """
     d = fn(xs, xh)
     logits = jnp.where(alive[None, :], -beta * d, -jnp.inf)
-    shift = jnp.max(logits, axis=1)
+    if shift is None:
+        shift = jnp.max(logits, axis=1)
     return d, jnp.exp(logits - shift[:, None]), shift
 
 
-def grad(r, alive, xs, ps, xh, beta, fn, axis=None):
+def row_shift(alive, xs, xh, beta, fn):
+    """``m_x = max over alive points of -beta d(x, .)`` for every row, ``(S, R)`` (one pass)."""
+    return lax.map(lambda x: _tile(x, xh, alive, beta, fn)[2], xs)
+
+
+def grad(r, alive, xs, ps, xh, beta, fn, axis=None, shift=None):
     """Tiled :func:`~rdtheory.discrete.certificate._grad`: ``z~ (S, R)``, shift ``(S, R)``,
     ``c (w,)`` and :math:`\\Phi = \\sum_x p \\log Z_r` (exact, shift included)."""
     tiny = jnp.finfo(r.dtype).tiny
 
     def strip(acc, inp):
-        x, p = inp
-        _, K, shift = _tile(x, xh, alive, beta, fn)
+        x, p, sh = inp
+        _, K, shift = _tile(x, xh, alive, beta, fn, sh)
         z = jnp.maximum(K @ r, tiny)
         w = jnp.where(p > 0, p / z, 0.0)
         phi = jnp.sum(jnp.where(p > 0, p * (jnp.log(z) + shift), 0.0))
         return (acc[0] + w @ K, acc[1] + phi), (z, shift)
 
-    (c, phi), (z, shift) = lax.scan(strip, (jnp.zeros_like(r), jnp.zeros((), r.dtype)), (xs, ps))
+    if shift is None:
+        shift = row_shift(alive, xs, xh, beta, fn)
+    (c, phi), (z, shift) = lax.scan(strip, (jnp.zeros_like(r), jnp.zeros((), r.dtype)), (xs, ps, shift))
     return z, shift, _psum(c, axis), _psum(phi, axis)
 
 
-def ba_map(theta, alive, xs, ps, xh, beta, fn, axis=None):
+def ba_map(theta, alive, xs, ps, xh, beta, fn, axis=None, shift=None):
     """One BA step in log r, tile by tile (:func:`~rdtheory.discrete.ba_map._ba_map`).
     Returns (new theta, Phi(old), gap(old) in nats)."""
     r = _mass(theta, alive)
-    _, _, c, phi = grad(r, alive, xs, ps, xh, beta, fn, axis)
+    _, _, c, phi = grad(r, alive, xs, ps, xh, beta, fn, axis, shift)
     gap = _gap(r, c, alive)
     new = _normalise(theta + jnp.log(jnp.maximum(c, jnp.finfo(c.dtype).tiny)), alive)
     return new, phi, gap
 
 
-def eliminate(theta, alive, xs, ps, xh, beta, fn, axis=None):
+def eliminate(theta, alive, xs, ps, xh, beta, fn, axis=None, shift=None):
     """Updated ``alive``: points whose bound on :math:`c^*` (module docstring) is < 1 drop out.
 
     Two passes: :func:`grad` for ``z~`` and ``c``, then the column sums
     :math:`\\sum_x p w_{\\max}\\tilde K/\\tilde z` and :math:`\\sum_x p w_{\\max}^2\\tilde K^2/\\tilde z^2`.
     """
     r = _mass(theta, alive)
-    z, _, c, _ = grad(r, alive, xs, ps, xh, beta, fn, axis)
+    z, shift, c, _ = grad(r, alive, xs, ps, xh, beta, fn, axis, shift)
     eps = jnp.maximum(jnp.log(jnp.max(jnp.where(alive, c, 0.0))), 0.0)
 
     def strip(acc, inp):
-        x, p, zs = inp
-        _, K, _ = _tile(x, xh, alive, beta, fn)
+        x, p, zs, sh = inp
+        _, K, _ = _tile(x, xh, alive, beta, fn, sh)
         safe = jnp.where(p > 0, p, 1.0)
         wmax = _lambert_upper(jnp.where(p > 0, eps / safe, 0.0))
         a = jnp.where(p > 0, p * wmax / zs, 0.0)
         return (acc[0] + a @ K, acc[1] + (a * a / safe) @ (K * K)), None
 
     zero = jnp.zeros_like(c)
-    (pointwise, second), _ = lax.scan(strip, (zero, zero), (xs, ps, z))
+    (pointwise, second), _ = lax.scan(strip, (zero, zero), (xs, ps, z, shift))
     pointwise, second = _psum(pointwise, axis), _psum(second, axis)
     bound = jnp.minimum(pointwise, c + jnp.sqrt(2.0 * eps * second))
     return alive & (bound >= 1.0 - ELIMINATION_MARGIN)
