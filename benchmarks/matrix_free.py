@@ -51,7 +51,7 @@ def _best(fn, reps: int = 3) -> float:
     return best
 
 
-def one_size(n: int, betas, devices) -> dict:
+def one_size(n: int, betas, devices, floor_only: bool = False) -> dict:
     """Everything for one size, in this process (called in a subprocess by :func:`main`)."""
     import resource
 
@@ -88,7 +88,7 @@ def one_size(n: int, betas, devices) -> dict:
         t_map = _best(lambda: bam(theta).block_until_ready())
         t_floor = _best(lambda: floor(r).block_until_ready())
     row.update(map_s=t_map, floor_s=t_floor, map_over_floor=t_map / t_floor)
-    for b in betas:
+    for b in [] if floor_only else betas:
         t = time.perf_counter()
         res = blahut_arimoto_points(x, beta=b, tol=TOL, devices=devices)
         row["solves"].append(dict(beta=b, seconds=time.perf_counter() - t, rate=float(res.rate),
@@ -97,8 +97,8 @@ def one_size(n: int, betas, devices) -> dict:
                                   converged=bool(res.converged)))
         print(json.dumps(row["solves"][-1]), file=sys.stderr, flush=True)
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    row["worst_seconds"] = max(s["seconds"] for s in row["solves"])
-    row["all_converged"] = all(s["converged"] for s in row["solves"])
+    row["worst_seconds"] = max((s["seconds"] for s in row["solves"]), default=float("nan"))
+    row["all_converged"] = all(s["converged"] for s in row["solves"]) if row["solves"] else None
     return row
 
 
@@ -135,12 +135,13 @@ def main(argv=None) -> None:
     ap.add_argument("--gpu", action="store_true", help="n = m = 262,144 on all devices")
     ap.add_argument("--sizes", type=int, nargs="*", help="override the sizes")
     ap.add_argument("--betas", type=float, nargs="*", default=list(BETAS))
+    ap.add_argument("--floor-only", action="store_true", help="only the map / floor timing and its memory")
     ap.add_argument("--append", action="store_true", help="keep the rows already in the results file")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--devices", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(one_size(args.one, args.betas, args.devices)))
+        print(json.dumps(one_size(args.one, args.betas, args.devices, args.floor_only)))
         return
     from rdtheory._io import atomic_write_json, atomic_write_text
 
@@ -155,6 +156,8 @@ def main(argv=None) -> None:
         cmd = [sys.executable, "-m", "benchmarks.matrix_free", "--one", str(n), "--betas", *map(str, args.betas)]
         if args.gpu:
             cmd += ["--devices", "all"]
+        if args.floor_only:
+            cmd += ["--floor-only"]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT.parent)
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
