@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["rdtheory.info", "rdtheory.discrete.distortions", "rdtheory.discrete.solver",
-           "rdtheory.discrete.curves"]
+           "rdtheory.discrete.curves", "rdtheory.discrete.matrix_free", "rdtheory.discrete.point_distortions"]
 
 
 @pytest.mark.parametrize("name", MODULES)

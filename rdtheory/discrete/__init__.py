@@ -6,6 +6,7 @@ One entry point per capability:
 - :func:`rd_curve` — a whole curve; :func:`rate_at_distortion`, :func:`distortion_at_rate`
 - :func:`certified_search` — R(D) at target D (or D(R) at target R) for a batch of problems;
   answers above ``tol`` carry ``converged=False`` and raise an :class:`UnconvergedWarning`
+- :func:`rd_points` — R(D) of a point source (samples), dense or matrix-free (tiled, sharded)
 - :mod:`~rdtheory.discrete.distortions` — Hamming, squared/absolute error, task-induced
 - :mod:`~rdtheory.discrete.closed_form` — analytic R(D) for tests and docs
 
@@ -23,11 +24,12 @@ from .config import SolverConfig
 from .solver import BAResult, blahut_arimoto
 from .curves import RDCurve, RDPoint, default_betas, distortion_at_rate, distortion_range, rate_at_distortion, rd_curve
 from .search import SearchResult, UnconvergedWarning, certified_search
+from .matrix_free import PointsResult, blahut_arimoto_points, rd_points
 from .distortions import absolute_error, from_matrix, hamming, squared_error, task_induced, uniform_grid
 
 __all__ = [
     "blahut_arimoto", "BAResult", "SolverConfig",
     "rd_curve", "rate_at_distortion", "distortion_at_rate", "RDCurve", "RDPoint", "default_betas",
     "distortion_range", "hamming", "squared_error", "absolute_error", "from_matrix", "task_induced",
-    "uniform_grid", "closed_form", "certified_search", "SearchResult", "UnconvergedWarning",
+    "uniform_grid", "closed_form", "rd_points", "blahut_arimoto_points", "PointsResult", "certified_search", "SearchResult", "UnconvergedWarning",
 ]

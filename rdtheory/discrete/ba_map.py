@@ -62,10 +62,21 @@ def _round_cond(cfg: SolverConfig):
 
 def _plain_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     """Up to ``cfg.round_len`` BA maps, stopping once the iterate certifies ``cfg.tol``."""
+    return plain_round_fn(s, lambda theta, alive: _ba_map(theta, alive, K, p), cfg)
+
+
+def _squarem_round(s: _State, K, p, cfg: SolverConfig) -> _State:
+    """SQUAREM (S3) cycles on the dense BA map in log r, monotone in Phi."""
+    return squarem_round_fn(s, lambda theta, alive: _ba_map(theta, alive, K, p), cfg)
+
+
+def plain_round_fn(s: _State, ba_map, cfg: SolverConfig) -> _State:
+    """:func:`_plain_round` for any BA map ``ba_map(theta, alive) -> (theta', Phi, gap)``
+    (the dense :func:`_ba_map`, or the tiled map of :mod:`~rdtheory.discrete.tiles`)."""
 
     def body(c):
         j, st = c
-        theta, _, gap = _ba_map(st.theta, st.alive, K, p)
+        theta, _, gap = ba_map(st.theta, st.alive)
         # gap is that of the *old* iterate; keep the old one if it already certifies
         done = gap <= cfg.tol_nats
         return j + 1, st._replace(theta=jnp.where(done, st.theta, theta), gap=gap, it=st.it + 1)
@@ -73,20 +84,21 @@ def _plain_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     return lax.while_loop(_round_cond(cfg), body, (0, s))[1]
 
 
-def _squarem_round(s: _State, K, p, cfg: SolverConfig) -> _State:
-    """SQUAREM (S3) cycles on the BA map in log r, monotone in Phi."""
+def squarem_round_fn(s: _State, ba_map, cfg: SolverConfig) -> _State:
+    """SQUAREM (S3) cycles on ``ba_map(theta, alive) -> (theta', Phi, gap)`` in log r,
+    monotone in Phi: an extrapolated point is kept only if the map from it does not lower Phi."""
 
     def body(c):
         j, st = c
         t0, alive = st.theta, st.alive
-        t1, _, gap0 = _ba_map(t0, alive, K, p)
-        t2, phi1, _ = _ba_map(t1, alive, K, p)
+        t1, _, gap0 = ba_map(t0, alive)
+        t2, phi1, _ = ba_map(t1, alive)
         s1 = jnp.where(alive, t1 - t0, 0.0)
         v = jnp.where(alive, t2 - t1, 0.0) - s1
         alpha = -jnp.sqrt(jnp.sum(s1 * s1)) / jnp.maximum(jnp.sqrt(jnp.sum(v * v)), 1e-300)
         alpha = jnp.minimum(alpha, -1.0)
         tx = _normalise(t0 - 2.0 * alpha * s1 + alpha * alpha * v, alive)
-        t3, phi_x, _ = _ba_map(tx, alive, K, p)
+        t3, phi_x, _ = ba_map(tx, alive)
         ok = jnp.isfinite(phi_x) & (phi_x >= phi1)
         new = jnp.where(ok, t3, t2)
         # if the starting iterate already certifies, keep it

@@ -149,7 +149,9 @@ def _lambert_upper(t, iters: int = 30):
         return w - (w - 1.0 - jnp.log(w) - t) / (1.0 - 1.0 / w)
 
     w = lax.fori_loop(0, iters, body, w)
-    return jnp.maximum(w, 1.0)
+    # t = 0 (a certified-optimal iterate, max c <= 1) starts Newton at the root w = 1,
+    # where the step is 0/0: the root is 1 exactly
+    return jnp.where(t > 0, jnp.maximum(w, 1.0), 1.0)
 
 
 def eliminate(theta, alive, K, p):
