@@ -47,6 +47,7 @@ import jax
 from .._validation import as_finite_array, as_samples
 from ..discrete import certified_search
 from ..discrete.curves import _sequential
+from ..discrete.matrix_free import rd_points
 from ..discrete.point_distortions import check_point_distortion, dense_matrix
 from .channel import heldout_bound
 from .estimate import register_method, split_samples
@@ -68,8 +69,8 @@ __all__ = ["plugin_rd", "PluginFit", "reproduction_atoms", "data_betas", "Capped
 CAP_MARGIN_BITS = 3.0
 
 #: Largest ``n x m`` distortion matrix the dense engine is given (float64: 256 MiB); larger
-#: problems need fewer atoms (``alphabet="kmeans"`` / ``"subset"``) until the matrix-free
-#: engine is in.
+#: problems go to the matrix-free tiled solver (slopes only; far slower per solve on a CPU,
+#: see docs/engine.md, "Kernels beyond memory").
 DENSE_MAX_ENTRIES = 1 << 25
 
 #: Bytes of conditionals q (n x m float64, one per slope) the dense engine holds at once.
@@ -153,27 +154,31 @@ def data_betas(x_fit, atoms, distortion="squared", num: int = 24, probe: int = 5
     return np.geomspace(lo, max(hi, 10 * lo), num)
 
 
-def _empirical_problem(x_fit, atoms, fn):
-    """(p over distinct fit samples, their dense distortion to the distinct atoms, atoms)."""
+def _empirical_measure(x_fit, atoms):
+    """(distinct fit samples, their weights p, distinct atoms)."""
     support, counts = np.unique(x_fit, axis=0, return_counts=True)
-    atoms = np.unique(atoms, axis=0)
-    if support.shape[0] * atoms.shape[0] > DENSE_MAX_ENTRIES:
-        raise ValueError(f"{support.shape[0]} distinct samples x {atoms.shape[0]} atoms exceeds the dense engine's "
-                         f"{DENSE_MAX_ENTRIES} entries; use alphabet='kmeans' or 'subset' with fewer n_atoms, "
-                         f"or fewer samples")
-    return counts / counts.sum(), dense_matrix(fn, support, atoms), atoms, support.shape[0]
+    return support, counts / counts.sum(), np.unique(atoms, axis=0)
 
 
 def _solve_atoms(x_fit, atoms, distortion, *, betas=None, targets=None, tol=1e-6, progress=False) -> _Solved:
     """R(D) of the empirical measure of ``x_fit`` with reproduction ``atoms``, certified.
 
-    The one place the engine is called (dense today: ``rd_curve``'s warm-started slope-by-slope
-    solver, or ``certified_search`` at target distortions), so that a
-    matrix-free engine can replace it. ``targets`` below the least achievable distortion
-    raise ``ValueError``.
+    The one place the engine is called. Up to :data:`DENSE_MAX_ENTRIES` kernel entries: the
+    dense engine (``rd_curve``'s warm-started slope-by-slope solver, or ``certified_search`` at
+    target distortions); beyond: the matrix-free tiled solver
+    (:func:`~rdtheory.discrete.matrix_free.rd_points`, slopes only), warm-started along the
+    slopes. ``targets`` below the least achievable distortion raise ``ValueError``.
     """
     fn = check_point_distortion(distortion, x_fit, atoms)
-    p, d, atoms, n_support = _empirical_problem(x_fit, atoms, fn)
+    support, p, atoms = _empirical_measure(x_fit, atoms)
+    if support.shape[0] * atoms.shape[0] > DENSE_MAX_ENTRIES:
+        if targets is not None:
+            raise ValueError(f"{support.shape[0]} distinct samples x {atoms.shape[0]} atoms exceeds the dense engine's "
+                             f"{DENSE_MAX_ENTRIES} entries, and target distortions need it: pass betas=, or "
+                             f"alphabet='kmeans' / 'subset' with fewer n_atoms")
+        return _solve_tiled(support, p, atoms, fn, np.sort(betas), tol, progress)
+    d = dense_matrix(fn, support, atoms)
+    n_support = support.shape[0]
     if targets is not None:
         res = certified_search(p, d, targets, at="distortion", tol=tol, beta_rtol=1e-3)
         r = np.einsum("n,knm->km", p, res.q[0])
@@ -195,6 +200,23 @@ def _solve_atoms(x_fit, atoms, distortion, *, betas=None, targets=None, tol=1e-6
                                                         progress=progress and not bar)]
     cat = lambda f: np.array([np.asarray(getattr(o, f)) for o in out])
     return _Solved(cat("beta"), cat("rate"), cat("lower"), cat("distortion"), cat("r"), atoms, n_support,
+                   cat("converged").astype(bool))
+
+
+def _solve_tiled(support, p, atoms, fn, betas, tol, progress) -> _Solved:
+    """Slope by slope on the matrix-free path, each solve started from the previous marginal."""
+    it = betas
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(betas, desc="plug-in BA (tiled)", unit="slope")
+    out, init = [], None
+    for b in it:
+        res = rd_points(support, atoms, beta=float(b), distortion=fn, p=p, tol=tol, init=init, path="tiled")
+        out.append(res)
+        init = np.maximum(np.asarray(res.r), 1e-300)   # eliminated points keep a sliver: they may return
+    cat = lambda f: np.array([np.asarray(getattr(o, f)) for o in out])
+    return _Solved(cat("beta"), cat("rate"), cat("lower"), cat("distortion"), cat("r"), atoms, support.shape[0],
                    cat("converged").astype(bool))
 
 
