@@ -31,6 +31,7 @@ from jax import lax
 
 from .certificate import _State, _gap, _grad, _mass, _normalise
 from .config import SolverConfig
+from .nnls import qr_nnls
 
 __all__ = ["cholesky_inverse", "simplex_nnls", "cnm_round", "ipm_round"]
 
@@ -267,8 +268,17 @@ def cnm_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     A = K[:, idx] * (jnp.sqrt(p) / z)[:, None]
     P0 = valid & support[idx]
     w0 = jnp.where(P0, r[idx], 0.0)
-    Q, b = A.T @ A, 2.0 * c[idx]
-    w, _ = simplex_nnls(Q, b, valid, P0, w0 / jnp.sum(w0), cfg.cnm_inner(k), cfg)
+    if cfg.inner == "qr":
+        # sum(w) = 1 makes the model homogeneous, A w - b = (A - b 1^T) w; minimising
+        # ||(A - b 1^T) y||^2 + (1^T y - 1)^2 over y >= 0 and normalising is then exact
+        b = 2.0 * jnp.sqrt(p)
+        A1 = jnp.concatenate([A - b[:, None], jnp.ones((1, k), dtype)], axis=0)
+        e = jnp.zeros((A1.shape[0],), dtype).at[-1].set(1.0)
+        w, _ = qr_nnls(A1, e, valid, w0 / jnp.sum(w0), cfg.cnm_inner(k), cfg.qr_dependent, cfg.qr_enter)
+        w = jnp.where(jnp.sum(w) > 0, w / jnp.where(jnp.sum(w) > 0, jnp.sum(w), 1.0), w0 / jnp.sum(w0))
+    else:
+        Q, b = A.T @ A, 2.0 * c[idx]
+        w, _ = simplex_nnls(Q, b, valid, P0, w0 / jnp.sum(w0), cfg.cnm_inner(k), cfg)
     # Armijo backtracking on Phi along r -> r' (z is linear in r; c . r = 1)
     z_new = K[:, idx] @ w
     slope = jnp.sum(w * c[idx]) - 1.0
