@@ -12,6 +12,11 @@ maximum-likelihood estimate of a mixing distribution, and Wang's constrained New
   step that leaves most of the gap (wide kernels on fine grids);
 - :func:`cholesky_inverse` — the matrix-product-only Cholesky both use.
 
+With ``SolverConfig.inner="qr"`` a CNM step instead solves its model by
+:func:`~rdtheory.discrete.nnls.qr_nnls` (Lawson–Hanson on an updated QR of the weighted
+columns, never :math:`A^\top A`), with the mass outside the slots as one block column and
+no barrier fallback; see docs/engine.md for its measured state (not yet the default).
+
 All settings come from :class:`~rdtheory.discrete.config.SolverConfig`. Pure and
 jit/vmap-able; inputs are not validated.
 
