@@ -103,3 +103,71 @@ def test_cnm_step_raises_phi_and_shrinks_the_gap():
     assert all(b >= a - 1e-15 for a, b in zip(phis, phis[1:])), phis   # ascent up to rounding
     assert phis[-1] > phi0
     assert gaps[-1] < 1e-3 * gaps[0], gaps                               # CNM converges fast here
+
+
+# ---- inner="qr": Lawson–Hanson on an updated QR (rdtheory.discrete.nnls) -------------------
+
+#: the QR active set and scipy's NNLS both return the exact minimiser up to rounding; residual
+#: norms here are O(1) and the matrices well conditioned, so they agree to ~1e-14 (1e-12 allowed)
+NNLS_TOL = 1e-12
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_qr_nnls_matches_scipy_nnls(seed):
+    from scipy.optimize import nnls as scipy_nnls
+
+    from rdtheory.discrete.nnls import qr_nnls
+
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(60, 40))
+    b = rng.normal(size=60) + 0.3 * A @ np.abs(rng.normal(size=40))
+    x0 = np.where(rng.random(40) < 0.5, rng.random(40), 0.0)   # any feasible start
+    with jax.enable_x64(True):
+        x, solved = qr_nnls(jnp.asarray(A), jnp.asarray(b), jnp.ones(40, bool), jnp.asarray(x0), 400)
+    x = np.asarray(x)
+    ref, ref_res = scipy_nnls(A, b)
+    assert bool(solved) and x.min() >= 0
+    assert abs(np.linalg.norm(A @ x - b) - ref_res) <= NNLS_TOL
+    assert np.abs(x - ref).max() <= 1e-10   # unique minimiser (A has full column rank)
+
+
+def test_qr_nnls_skips_dependent_columns_without_losing_the_minimum():
+    """Ten columns repeat others up to 1e-13 (Q = A^T A would be singular at 1e-26): none may
+    enter next to its twin, and the residual must still equal scipy's minimum."""
+    from scipy.optimize import nnls as scipy_nnls
+
+    from rdtheory.discrete.nnls import qr_nnls
+
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(60, 30))
+    A = np.concatenate([A, A[:, :10] + 1e-13 * rng.normal(size=(60, 10))], axis=1)
+    b = rng.normal(size=60) + A @ np.abs(rng.normal(size=40))
+    with jax.enable_x64(True):
+        x, _ = qr_nnls(jnp.asarray(A), jnp.asarray(b), jnp.ones(40, bool), jnp.zeros(40), 400)
+    x = np.asarray(x)
+    _, ref_res = scipy_nnls(A, b)
+    assert not any(x[i] > 0 and x[i + 30] > 0 for i in range(10))
+    # 1e-12: the dependent copies differ by 1e-13 * |A| ~ 1e-12 in the fitted values at most
+    assert np.linalg.norm(A @ x - b) <= ref_res + 1e-12
+
+
+def test_cnm_step_with_qr_inner_shrinks_the_gap():
+    """inner="qr" on the issue's hard case (as test_cnm_step_raises_phi_and_shrinks_the_gap)."""
+    ex = examples.dirichlet_squared(256, seed=1)
+    with jax.enable_x64(True):
+        p, d = jnp.asarray(ex.p), jnp.asarray(ex.d)
+        K = cert.kernel(d, 50.0)
+        alive = jnp.ones(256, bool)
+        theta = cert._normalise(jnp.zeros(256), alive)
+        r = cert._mass(theta, alive)
+        _, c, _ = cert._grad(r, K, p)
+        s = cert._State(theta, alive, jnp.asarray(0), jnp.asarray(0), cert._gap(r, c, alive))
+        cfg = SolverConfig(newton_size=128, inner="qr")
+        s = ba_map._squarem_round(s, K, p, dataclasses.replace(cfg, round_len=60))
+        steps = [s]
+        for _ in range(6):
+            steps.append(newton.cnm_round(steps[-1], K, p, cfg))
+        phis = [float(cert._grad(cert._mass(t.theta, alive), K, p)[2]) for t in steps]
+        gaps = [float(t.gap) for t in steps]
+    assert all(b >= a - 1e-15 for a, b in zip(phis, phis[1:])), phis   # Armijo: ascent up to rounding
+    assert gaps[-1] < 1e-3 * gaps[0], gaps

@@ -76,6 +76,15 @@ class SolverConfig:
     stage_rounds: int = 6
 
     # ---- constrained Newton method (CNM) --------------------------------------------------
+    #: inner solver of a CNM step: ``"qr"`` (Lawson–Hanson NNLS on an updated QR of the
+    #: weighted kernel columns, :func:`~rdtheory.discrete.nnls.qr_nnls`; no barrier fallback)
+    #: or ``"cnm"`` (simplex active set on the normal equations + log-barrier fallback)
+    inner: str = "cnm"
+    #: ``inner="qr"``: a column enters only if its distance from the span of the passive
+    #: columns exceeds this share of its norm (relative to ||a||, not squared)
+    qr_dependent: float = 1e-10
+    #: ``inner="qr"``: a slot enters when a_j^T (b - A x) exceeds this times ||a_j|| ||b||
+    qr_enter: float = 1e-10
     #: a point counts as support of the current iterate in a CNM round when its mass is at
     #: least this
     cnm_support_mass: float = 1e-9

@@ -12,6 +12,11 @@ maximum-likelihood estimate of a mixing distribution, and Wang's constrained New
   step that leaves most of the gap (wide kernels on fine grids);
 - :func:`cholesky_inverse` — the matrix-product-only Cholesky both use.
 
+With ``SolverConfig.inner="qr"`` a CNM step instead solves its model by
+:func:`~rdtheory.discrete.nnls.qr_nnls` (Lawson–Hanson on an updated QR of the weighted
+columns, never :math:`A^\top A`), with the mass outside the slots as one block column and
+no barrier fallback; see docs/engine.md for its measured state (not yet the default).
+
 All settings come from :class:`~rdtheory.discrete.config.SolverConfig`. Pure and
 jit/vmap-able; inputs are not validated.
 
@@ -31,6 +36,7 @@ from jax import lax
 
 from .certificate import _State, _gap, _grad, _mass, _normalise
 from .config import SolverConfig
+from .nnls import qr_nnls
 
 __all__ = ["cholesky_inverse", "simplex_nnls", "cnm_round", "ipm_round"]
 
@@ -267,11 +273,33 @@ def cnm_round(s: _State, K, p, cfg: SolverConfig) -> _State:
     A = K[:, idx] * (jnp.sqrt(p) / z)[:, None]
     P0 = valid & support[idx]
     w0 = jnp.where(P0, r[idx], 0.0)
-    Q, b = A.T @ A, 2.0 * c[idx]
-    w, _ = simplex_nnls(Q, b, valid, P0, w0 / jnp.sum(w0), cfg.cnm_inner(k), cfg)
-    # Armijo backtracking on Phi along r -> r' (z is linear in r; c . r = 1)
-    z_new = K[:, idx] @ w
-    slope = jnp.sum(w * c[idx]) - 1.0
+    if cfg.inner == "qr":
+        # the mass outside the k slots moves as one extra column (K r_rest / m_rest), so a
+        # step can shift mass between the slots and a ~90 % support that k cannot hold
+        r_rest = r.at[idx].set(0.0)
+        m_rest = jnp.sum(r_rest)
+        z_rest = K @ r_rest / jnp.maximum(m_rest, tiny)
+        # sum(w) = 1 makes the model homogeneous, A w - b = (A - b 1^T) w; minimising
+        # ||(A - b 1^T) y||^2 + (1^T y - 1)^2 over y >= 0 and normalising is then exact
+        b = 2.0 * jnp.sqrt(p)
+        Ax = jnp.concatenate([A, (z_rest * jnp.sqrt(p) / z)[:, None]], axis=1)
+        A1 = jnp.concatenate([Ax - b[:, None], jnp.ones((1, k + 1), dtype)], axis=0)
+        e = jnp.zeros((A1.shape[0],), dtype).at[-1].set(1.0)
+        x0 = jnp.concatenate([jnp.where(valid, r[idx], 0.0), m_rest[None]])
+        vx = jnp.concatenate([valid, (m_rest > 0)[None]])
+        y, _ = qr_nnls(A1, e, vx, x0 / jnp.sum(x0), cfg.cnm_inner(k), cfg.qr_dependent, cfg.qr_enter)
+        y = jnp.where(jnp.sum(y) > 0, y / jnp.where(jnp.sum(y) > 0, jnp.sum(y), 1.0), x0 / jnp.sum(x0))
+        w, w_rest = y[:k], y[k]
+        z_new = K[:, idx] @ w + z_rest * w_rest
+        slope = jnp.sum(w * c[idx]) + w_rest * (c @ r_rest) / jnp.maximum(m_rest, tiny) - 1.0
+        target = (r_rest * (w_rest / jnp.maximum(m_rest, tiny))).at[idx].set(w)
+    else:
+        Q, b = A.T @ A, 2.0 * c[idx]
+        w, _ = simplex_nnls(Q, b, valid, P0, w0 / jnp.sum(w0), cfg.cnm_inner(k), cfg)
+        # Armijo backtracking on Phi along r -> r' (z is linear in r; c . r = 1)
+        z_new = K[:, idx] @ w
+        slope = jnp.sum(w * c[idx]) - 1.0
+        target = jnp.zeros_like(r).at[idx].set(w)
 
     def phi_at(t):
         return jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.maximum(z + t * (z_new - z), tiny)), 0.0))
@@ -282,7 +310,7 @@ def cnm_round(s: _State, K, p, cfg: SolverConfig) -> _State:
 
     t, _ = lax.while_loop(ls_cond, lambda cc: (cc[0] * 0.5, cc[1] + 1), (jnp.asarray(1.0, dtype), 0))
     t = jnp.where(slope > 0, t, 0.0)
-    r_new = (1.0 - t) * r + t * jnp.zeros_like(r).at[idx].set(w)
+    r_new = (1.0 - t) * r + t * target
     theta = _normalise(jnp.log(jnp.maximum(r_new, 0.0)), s.alive)
     r_new = _mass(theta, s.alive)
     _, c_new, _ = _grad(r_new, K, p)

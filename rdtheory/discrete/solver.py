@@ -114,8 +114,11 @@ def solve(p, d, beta, theta0, cfg: SolverConfig) -> BAResult:
                 # CNM's normal equations cannot resolve a wide kernel on a fine grid (a
                 # discretised Gaussian at beta ~ 2-20 has numerical rank ~30 at their precision)
                 cnm = cnm_round(st, K, p, cfg)
-                st = lax.cond(cnm.gap < cfg.cnm_progress * st.gap, lambda: cnm,
-                              lambda: ipm_round(st, K, p, cfg)._replace(nt=cnm.nt))
+                if cfg.inner == "qr":
+                    st = cnm
+                else:
+                    st = lax.cond(cnm.gap < cfg.cnm_progress * st.gap, lambda: cnm,
+                                  lambda: ipm_round(st, K, p, cfg)._replace(nt=cnm.nt))
                 # a few SQUAREM cycles polish what a CNM step left (cfg.polish_maps)
                 st = _squarem_round(st, K, p, polish)
                 best = jax.tree.map(lambda a, b: jnp.where(st.gap < best.gap, a, b), st, best)
