@@ -39,7 +39,7 @@ import warnings
 
 import numpy as np
 
-from paper_checks import FAIL, PASS, claim, make
+from paper_checks import FAIL, PASS, claim, figure, make
 
 #: float headroom for comparisons of certified engine brackets (their gap is <= 1e-6 bits).
 FP = 1e-9
@@ -137,20 +137,21 @@ def _upper_terms(bound, src):
 def _bernoulli_study(quick: bool):
     from scipy import stats
 
-    from rdtheory.empirical import estimate_rd, split_samples
+    from rdtheory.empirical import split_samples
+    from rdtheory.empirical.plugin import plugin_rd
     from rdtheory.empirical.sources import BernoulliSource
 
     src = BernoulliSource(P_BERN)
     rows = []
     for n in ((1_000, 10_000) if quick else (1_000, 10_000, 100_000)):
-        x = src.sample(n, seed=n)
-        b = _quiet(estimate_rd, x, "hamming", method="plugin", betas=list(BERN_BETAS), seed=1, progress=False)
-        emp = b.info["empirical"]
+        x = src.sample(n, seed=n + 7)
+        fit_all = _quiet(plugin_rd, x, "hamming", betas=list(BERN_BETAS), seed=1, progress=False)
+        b, emp = fit_all.upper, fit_all.empirical
         fit = split_samples(x, 0.5, 1)[0]
         k, m = int(fit.sum()), len(fit)
         a, c = stats.beta.ppf(0.0005, k, m - k + 1), stats.beta.ppf(0.9995, k + 1, m - k)
         off_lo, off_hi = float(_h(a) - _h(k / m)), float(_h(c) - _h(k / m))   # h increasing below 1/2
-        rows.append(dict(n=n, upper=_upper_terms(b, src), rate=b.rate, emp_lo=emp.interval[:, 0],
+        rows.append(dict(n=n, upper=_upper_terms(b, src), rate=b.rate, D_upper=b.distortion, emp_lo=emp.interval[:, 0],
                          emp_hi=emp.interval[:, 1], emp_truth=src.rd(emp.distortion), off=(off_lo, off_hi),
                          bias_pred=1 / (2 * m * math.log(2))))
     return rows
@@ -254,25 +255,33 @@ def gaussian_sandwich_2d(quick: bool = True):
                                                           n_upper=up.n_fit + up.n_eval))
 
 
-def sandwich_width_nats(upper_rate, upper_truth, lower_rate, lower_truth) -> np.ndarray:
-    """Sandwich width (nats) at a common D: the upper bound's excess over the truth at its own
-    distortion plus the truth's excess over the lower bound (bits in, nats out)."""
-    return (np.asarray(upper_rate) - upper_truth + np.asarray(lower_truth) - lower_rate) * math.log(2)
+def sandwich_width_nats(upper_ci_high, lower_ci_low) -> np.ndarray:
+    """Sandwich width (nats) from the bounds' interval ends (bits in): ``upper_ci_high - lower_ci_low``.
+
+    Conservative: the width a user sees without knowing the truth, including both bounds'
+    sampling uncertainty. Both are taken at the upper bound's held-out distortion.
+    """
+    return (np.asarray(upper_ci_high, dtype=np.float64) - np.asarray(lower_ci_low, dtype=np.float64)) * math.log(2)
 
 
 @claim("empirical.gaussian_sandwich_goal", REF,
-       "Issue 14 goal: sandwich width (upper - best lower) <= 0.05 nats for the 2-d Gaussian at n = 1e5")
+       "Issue 14 goal: sandwich width (upper bound's 0.95 upper end - best lower bound's 0.95 lower end) "
+       "<= 0.05 nats for the 2-d Gaussian (n = 1e5 for the lower bound; the upper bound uses 2e4 samples in "
+       "quick mode, 1e5 in full mode)")
 def gaussian_sandwich_goal(quick: bool = True):
     src, up, slb, dual = _gaussian_study(quick)
-    best = np.maximum(slb.rate, dual.rate)
-    width = sandwich_width_nats(up.rate, src.rd(up.distortion), best, src.rd(up.distortion))
+    best_low = np.maximum(slb.interval[:, 0], dual.interval[:, 0])
+    width = sandwich_width_nats(up.interval[:, 1], best_low)
     w = float(np.max(width))
     return make("empirical.gaussian_sandwich_goal", expected=f"<= {GOAL_NATS} nats", measured=f"{w:.4f} nats",
-                tolerance="goal", tolerance_why="the issue's target; point values (their intervals are ~0.03 "
-                                                "bits wide at these n), evaluated at the upper bound's D",
+                tolerance="goal", tolerance_why="the issue's target, applied to interval ends (what is known "
+                                                "without the truth); the best lower end is the Shannon bound's, "
+                                                "an estimate of a lower bound with no finite-n guarantee",
                 status=goal_verdict(w, GOAL_NATS),
                 details=dict(width_nats=np.round(width, 4).tolist(), n_upper=up.n_fit + up.n_eval,
-                             n_shannon=slb.n_fit + slb.n_eval, quick=quick))
+                             n_shannon=slb.n_fit + slb.n_eval, n_dual=dual.n_fit + dual.n_eval,
+                             dual_gap_to_truth_bits=np.round(src.rd(dual.distortion) - dual.rate, 3).tolist(),
+                             quick=quick))
 
 
 @claim("empirical.laplace_slb", REF,
@@ -293,3 +302,41 @@ def laplace_slb(quick: bool = True):
                 tolerance_why="the SLB is tight for the Laplacian when D <= 1/alpha, so its 0.999 batch-means "
                               "interval (one seeded draw) must contain the truth",
                 status=interval_contains_verdict(r.interval[:, 0], r.interval[:, 1], truth), details=dict(n=n))
+
+
+def _errorbars(ax, D, bound, label, fmt):
+    lo, hi = bound.interval[:, 0], bound.interval[:, 1]
+    hi = np.where(np.isfinite(hi), hi, bound.rate)
+    ax.errorbar(D, bound.rate, yerr=[bound.rate - lo, hi - bound.rate], fmt=fmt, capsize=3, label=label)
+
+
+@figure("empirical_bounds.png")
+def bounds_figure(quick: bool):
+    """Estimated bounds (0.95 intervals) against the exact R(D): Bernoulli(0.2) and the 2-d Gaussian."""
+    from matplotlib.figure import Figure
+
+    from rdtheory.empirical.sources import BernoulliSource
+
+    fig = Figure(figsize=(10, 3.8))
+    ax_b, ax_g = fig.subplots(1, 2)
+    grid = np.linspace(0.005, 0.195, 100)
+    ax_b.plot(grid, BernoulliSource(P_BERN).rd(grid), "k-", lw=1, label="h(p) - h(D)")
+    for r, fmt in zip(_bernoulli_study(quick), ("o", "s", "^")):
+        ci_low, ci_high = r["upper"][0], r["upper"][1]
+        d = r["D_upper"]
+        ax_b.errorbar(d, r["rate"], yerr=[r["rate"] - ci_low, ci_high - r["rate"]], fmt=fmt, capsize=3,
+                      label=f"held-out upper, n = {r['n']:g}")
+    n_lcb, vals, truth = _lcb_study(quick)
+    ax_b.plot(LCB_D, vals.mean(0), "v", label=f"LCB mean (delta 0.05), n = {n_lcb:g}")
+    ax_b.set(xlabel="D (Hamming)", ylabel="R (bits)", title="Bernoulli(0.2)")
+    ax_b.legend(fontsize=7)
+    src, up, slb, dual = _gaussian_study(quick)
+    grid = np.geomspace(0.05, 1.0, 100)
+    ax_g.plot(grid, src.rd(grid), "k-", lw=1, label="water-filling R(D)")
+    _errorbars(ax_g, up.distortion, up, "held-out plug-in (upper)", "o")
+    _errorbars(ax_g, slb.distortion, slb, "Shannon LB (estimate)", "s")
+    _errorbars(ax_g, dual.distortion, dual, "dual LB", "^")
+    ax_g.set(xscale="log", xlabel="D (summed squared error)", ylabel="R (bits)", title="2-d Gaussian (1, 0.25)")
+    ax_g.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
