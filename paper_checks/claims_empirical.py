@@ -11,6 +11,9 @@ can feed perturbed numbers and see the decision flip.
   truth (its bias is :math:`O(1/n)`; the band is :math:`O(n^{-1/2})`).
 - ``empirical.lcb_coverage``: the finite-n lower confidence bound (:math:`\delta = 0.05`) lies
   below the truth in repeated draws, decided by a one-sided binomial test.
+- ``empirical.neural_40d``: the neural held-out upper bound on NERD's 40-d Gaussian at 8.4 bits
+  is a valid upper bound within its interval; ``empirical.neural_40d_goal`` is the issue's
+  0.01-bit target (quick mode uses a short fit and is expected to miss it).
 - ``empirical.gaussian_sandwich_2d``: held-out plug-in upper bound, Shannon and dual lower
   bounds bracket the reverse water-filling R(D) of a 2-d Gaussian; the sandwich width is
   reported against the issue's goal of 0.05 nats (``empirical.gaussian_sandwich_goal``, which
@@ -28,7 +31,9 @@ References
    the Laplacian source).
 .. [4] Y. Yang and S. Mandt, "Towards Empirical Sandwich Bounds on the Rate-Distortion
    Function", ICLR 2022 (the dual lower bound, the 2-d Gaussian demo).
-.. [5] T. M. Cover and J. A. Thomas, *Elements of Information Theory*, 2nd ed., Wiley, 2006
+.. [5] E. Lei, H. Hassani and S. Saeedi Bidokhti, "Neural Estimation of the Rate-Distortion
+   Function With Applications to Operational Source Coding", IEEE JSAIT, 2022 (the 40-d source).
+.. [6] T. M. Cover and J. A. Thomas, *Elements of Information Theory*, 2nd ed., Wiley, 2006
    (Thm. 10.3.3, reverse water-filling).
 """
 from __future__ import annotations
@@ -151,7 +156,7 @@ def _bernoulli_study(quick: bool):
         k, m = int(fit.sum()), len(fit)
         a, c = stats.beta.ppf(0.0005, k, m - k + 1), stats.beta.ppf(0.9995, k + 1, m - k)
         off_lo, off_hi = float(_h(a) - _h(k / m)), float(_h(c) - _h(k / m))   # h increasing below 1/2
-        rows.append(dict(n=n, upper=_upper_terms(b, src), rate=b.rate, D_upper=b.distortion, emp_lo=emp.interval[:, 0],
+        rows.append(dict(n=n, upper=_upper_terms(b, src), rate=b.rate, D_upper=b.distortion, truth_point=src.rd(b.distortion), emp_lo=emp.interval[:, 0],
                          emp_hi=emp.interval[:, 1], emp_truth=src.rd(emp.distortion), off=(off_lo, off_hi),
                          bias_pred=1 / (2 * m * math.log(2))))
     return rows
@@ -167,7 +172,7 @@ def bernoulli_plugin(quick: bool = True):
     cp = [interval_contains_verdict(r["emp_lo"] + r["off"][0], r["emp_hi"] + r["off"][1], r["emp_truth"], fp=FP)
           for r in rows]
     ok = all(v == PASS for v in up + cp)
-    measured = {r["n"]: dict(upper_minus_truth=np.round(r["rate"] - r["upper"][2], 4).tolist(),
+    measured = {r["n"]: dict(upper_minus_truth=np.round(r["rate"] - r["truth_point"], 4).tolist(),
                              plugin_minus_truth=np.round(r["emp_lo"] - r["emp_truth"], 4).tolist(),
                              cp_band=np.round(r["off"], 4).tolist(), bias_pred=round(r["bias_pred"], 6))
                 for r in rows}
@@ -186,7 +191,7 @@ def _lcb_study(quick: bool):
     from rdtheory.empirical.sources import BernoulliSource
 
     src = BernoulliSource(P_BERN)
-    n, reps = (1_000, 20) if quick else (10_000, 100)
+    n, reps = (1_000, 50) if quick else (10_000, 100)
     truth = src.rd(np.array(LCB_D))
     vals = []
     for rep in range(reps):
@@ -340,3 +345,52 @@ def bounds_figure(quick: bool):
     ax_g.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+#: target rate of the 40-d claim (bits): NERD's +0.11-bit point.
+NERD_BITS = 8.4
+#: the issue's goal for the 40-d upper bound (bits above the truth).
+NEURAL_GOAL_BITS = 0.01
+
+
+@functools.lru_cache(maxsize=None)
+def _neural_study(quick: bool):
+    """One neural fit on NERD's 40-d source at the slope where R = 8.4 bits (beta = 1/(2 theta)).
+
+    Quick: 1e4 fit samples, 1500 steps, 2e4 held-out (a short fit, looser than the docs'
+    measurements); full: 5e4 fit samples, 2e4 steps of batch 512, 3e5 held-out (the long fit of
+    benchmarks/results, +0.012 bits there)."""
+    from rdtheory.empirical.neural import evaluate_neural, fit_neural
+    from rdtheory.empirical.sources import nerd_gaussian, water_filling_level
+
+    src = nerd_gaussian()
+    beta = 1.0 / (2.0 * float(water_filling_level(src.variances, src.dr(NERD_BITS))))
+    n_fit, steps, batch, n_eval = (10_000, 1_500, 256, 20_000) if quick else (50_000, 20_000, 512, 300_000)
+    fit = fit_neural(src.sample(n_fit, seed=41), [beta], steps=steps, batch_size=batch, seed=0)
+    b = evaluate_neural(fit, src.sample(n_eval, seed=42))
+    return src, b, dict(n_fit=n_fit, steps=steps, batch=batch, n_eval=n_eval)
+
+
+@claim("empirical.neural_40d", REF,
+       "NERD's 40-d Gaussian (sigma_k = 2 e^{-k/2}, rotated): the neural held-out upper bound at ~8.4 bits "
+       "is consistent with the water-filling truth (a valid upper bound within its interval)")
+def neural_40d(quick: bool = True):
+    src, b, cfg = _neural_study(quick)
+    status = heldout_upper_verdict(*_upper_terms(b, src))
+    gap = float(b.rate[0] - src.rd(b.distortion)[0])
+    return make("empirical.neural_40d", expected=f"R(D) = {src.rd(b.distortion)[0]:.3f} bits",
+                measured=f"{b.rate[0]:.3f} bits (gap {gap:+.4f})", tolerance=np.round(b.interval[0], 4).tolist(),
+                tolerance_why="held-out 0.95 Student-t interval: R(D_hi) <= ci_high (the bound's guarantee) and "
+                              "ci_low <= R(D_lo) (not wholly above the truth)",
+                status=status, details=dict(cfg, quick=quick, gap_bits=round(gap, 4)))
+
+
+@claim("empirical.neural_40d_goal", REF,
+       "Issue 14 goal: the 40-d upper bound within 0.01 bits of the truth at ~8.4 bits (quick mode: a short "
+       "fit, not the goal's budget)")
+def neural_40d_goal(quick: bool = True):
+    src, b, cfg = _neural_study(quick)
+    gap = float(b.rate[0] - src.rd(b.distortion)[0])
+    return make("empirical.neural_40d_goal", expected=f"<= {NEURAL_GOAL_BITS} bits", measured=f"{gap:+.4f} bits",
+                tolerance="goal", tolerance_why="the issue's target on the point value (NERD: +0.11 bits)",
+                status=goal_verdict(gap, NEURAL_GOAL_BITS), details=dict(cfg, quick=quick))
