@@ -156,7 +156,8 @@ def _bernoulli_study(quick: bool):
         k, m = int(fit.sum()), len(fit)
         a, c = stats.beta.ppf(0.0005, k, m - k + 1), stats.beta.ppf(0.9995, k + 1, m - k)
         off_lo, off_hi = float(_h(a) - _h(k / m)), float(_h(c) - _h(k / m))   # h increasing below 1/2
-        rows.append(dict(n=n, upper=_upper_terms(b, src), rate=b.rate, D_upper=b.distortion, truth_point=src.rd(b.distortion), emp_lo=emp.interval[:, 0],
+        rows.append(dict(n=n, upper=_upper_terms(b, src), rate=b.rate, D_upper=b.distortion,
+                         truth_point=src.rd(b.distortion), emp_lo=emp.interval[:, 0],
                          emp_hi=emp.interval[:, 1], emp_truth=src.rd(emp.distortion), off=(off_lo, off_hi),
                          bias_pred=1 / (2 * m * math.log(2))))
     return rows
@@ -191,7 +192,7 @@ def _lcb_study(quick: bool):
     from rdtheory.empirical.sources import BernoulliSource
 
     src = BernoulliSource(P_BERN)
-    n, reps = (1_000, 50) if quick else (10_000, 100)
+    n, reps = (1_000, 100) if quick else (10_000, 100)
     truth = src.rd(np.array(LCB_D))
     vals = []
     for rep in range(reps):
@@ -256,8 +257,11 @@ def gaussian_sandwich_2d(quick: bool = True):
                 tolerance_why="upper: R(D_hi) <= ci_high (guarantee) and ci_low <= R(D_lo); Shannon: the SLB "
                               "equals R(D) for a Gaussian, so its interval must contain it; dual: an asymptotic "
                               "lower bound, its interval's lower end must be below R(D)",
-                status=PASS if ok else FAIL, details=dict(upper=v_up, shannon=v_slb, dual=v_dual,
-                                                          n_upper=up.n_fit + up.n_eval))
+                status=PASS if ok else FAIL,
+                details=dict(upper=v_up, shannon=v_slb, dual=v_dual, n_upper=up.n_fit + up.n_eval,
+                             upper_terms=[np.round(t, 4).tolist() for t in _upper_terms(up, src)],
+                             shannon_interval=np.round(slb.interval, 4).tolist(),
+                             dual_interval=np.round(dual.interval, 4).tolist()))
 
 
 def sandwich_width_nats(upper_ci_high, lower_ci_low) -> np.ndarray:
@@ -357,7 +361,7 @@ NEURAL_GOAL_BITS = 0.01
 def _neural_study(quick: bool):
     """One neural fit on NERD's 40-d source at the slope where R = 8.4 bits (beta = 1/(2 theta)).
 
-    Quick: 1e4 fit samples, 1500 steps, 2e4 held-out (a short fit, looser than the docs'
+    Quick: 1e4 fit samples, 3000 steps, 2e4 held-out (a short fit, looser than the docs'
     measurements); full: 5e4 fit samples, 2e4 steps of batch 512, 3e5 held-out (the long fit of
     benchmarks/results, +0.012 bits there)."""
     from rdtheory.empirical.neural import evaluate_neural, fit_neural
@@ -365,7 +369,7 @@ def _neural_study(quick: bool):
 
     src = nerd_gaussian()
     beta = 1.0 / (2.0 * float(water_filling_level(src.variances, src.dr(NERD_BITS))))
-    n_fit, steps, batch, n_eval = (10_000, 1_500, 256, 20_000) if quick else (50_000, 20_000, 512, 300_000)
+    n_fit, steps, batch, n_eval = (10_000, 3_000, 256, 20_000) if quick else (50_000, 20_000, 512, 300_000)
     fit = fit_neural(src.sample(n_fit, seed=41), [beta], steps=steps, batch_size=batch, seed=0)
     b = evaluate_neural(fit, src.sample(n_eval, seed=42))
     return src, b, dict(n_fit=n_fit, steps=steps, batch=batch, n_eval=n_eval)
@@ -376,7 +380,9 @@ def _neural_study(quick: bool):
        "is consistent with the water-filling truth (a valid upper bound within its interval)")
 def neural_40d(quick: bool = True):
     src, b, cfg = _neural_study(quick)
-    status = heldout_upper_verdict(*_upper_terms(b, src))
+    terms = _upper_terms(b, src)
+    status = heldout_upper_verdict(*terms)
+    cfg = dict(cfg, truth_at_d_low=round(float(terms[2][0]), 4), truth_at_d_high=round(float(terms[3][0]), 4))
     gap = float(b.rate[0] - src.rd(b.distortion)[0])
     return make("empirical.neural_40d", expected=f"R(D) = {src.rd(b.distortion)[0]:.3f} bits",
                 measured=f"{b.rate[0]:.3f} bits (gap {gap:+.4f})", tolerance=np.round(b.interval[0], 4).tolist(),
