@@ -140,6 +140,8 @@ def _upper_terms(bound, src):
 
 @functools.lru_cache(maxsize=None)
 def _bernoulli_study(quick: bool):
+    """Plug-in fit (samples as alphabet, slopes :data:`BERN_BETAS`) at each n; per n: the held-out
+    terms, the plug-in curve and the 0.999 Clopper-Pearson band of ``h(p) - h(p_hat)`` (bits)."""
     from scipy import stats
 
     from rdtheory.empirical import split_samples
@@ -188,6 +190,7 @@ def bernoulli_plugin(quick: bool = True):
 
 @functools.lru_cache(maxsize=None)
 def _lcb_study(quick: bool):
+    """``reps`` seeded draws of n samples; returns (n, LCB values (reps, 2) bits, truth (2,) bits)."""
     from rdtheory.empirical.lcb import dual_lcb
     from rdtheory.empirical.sources import BernoulliSource
 
@@ -225,6 +228,8 @@ def lcb_coverage(quick: bool = True):
 
 @functools.lru_cache(maxsize=None)
 def _gaussian_study(quick: bool):
+    """Upper bound (held-out plug-in, k-means atoms) at :data:`GAUSS_BETAS`, then the Shannon and
+    dual lower bounds at the upper bound's held-out distortions, each on its own fresh samples."""
     from rdtheory.empirical import estimate_rd
     from rdtheory.empirical.sources import GaussianSource
 
