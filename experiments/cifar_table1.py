@@ -148,16 +148,29 @@ def load_model(spec: Spec):
     return load_trained(p)
 
 
-def statistics(spec: Spec | None, dataset: str, split: str, *, subset=None, n_groups=20, data_root=None, log=print):
-    """Per-layer statistics of ``spec`` (None: the input row of ``dataset``) on ``split``, from the cache or computed."""
-    from rdtheory.vision.rho_cache import cached_statistics, compute_statistics, statistics_key
+def statistics(spec: Spec | None, dataset: str, split: str, *, subset=None, fallback_subset=None, n_groups=20,
+               data_root=None, log=print):
+    """Per-layer statistics of ``spec`` (None: the input row of ``dataset``) on ``split``, from the cache or computed.
+
+    ``subset``: a class-stratified subsample (seed 0) instead of the whole split.
+    ``fallback_subset``: use the whole split when its statistics are cached, else this
+    subsample (``make check``'s budget); ``info["subset"]`` says which was used.
+    """
+    from rdtheory.vision.rho_cache import cached_statistics, compute_statistics, is_cached, statistics_key
 
     df = data_file(dataset, split, data_root)
     w = "none" if spec is None else _sha(str(weights_path(spec)))
     layers = ("input",) if spec is None else spec.layers
     mean_std = "none" if spec is None else spec.mean_std
-    key = statistics_key(weights=w, data=_sha(str(df)), split=split, layers=layers, mean_std=mean_std,
-                         n_groups=n_groups, subset=subset)
+
+    def key_for(sub):
+        return statistics_key(weights=w, data=_sha(str(df)), split=split, layers=layers, mean_std=mean_std,
+                              n_groups=n_groups, subset=sub)
+
+    key = key_for(subset)
+    if subset is None and fallback_subset and not is_cached(key):
+        subset = fallback_subset
+        key = key_for(subset)
 
     def compute():
         data = load_split(dataset, split, data_root)
@@ -168,29 +181,31 @@ def statistics(spec: Spec | None, dataset: str, split: str, *, subset=None, n_gr
         return compute_statistics(model, data, layers, mean_std=mean_std, n_groups=n_groups)
 
     stats, info = cached_statistics(key, compute, log=log)
-    return stats, {**info, "key": key}
+    return stats, {**info, "key": key, "subset": subset}
 
 
-def rows_for(spec: Spec | None, dataset: str, *, splits=SPLITS, subset=None, data_root=None, log=print) -> list[dict]:
-    """Table rows of one model (or the input) on each split."""
+def rows_for(spec: Spec | None, dataset: str, *, splits=SPLITS, subset=None, fallback_subset=None, data_root=None,
+             log=print) -> list[dict]:
+    """Table rows of one model (or the input) on each split (see :func:`statistics` for the subsets)."""
     from rdtheory.vision.rho_cache import layer_rho
 
     out = []
     for split in splits:
-        stats, info = statistics(spec, dataset, split, subset=subset, data_root=data_root, log=log)
+        stats, info = statistics(spec, dataset, split, subset=subset, fallback_subset=fallback_subset,
+                                 data_root=data_root, log=log)
         for s in stats.values():
             r = layer_rho(s)
             key = "input" if spec is None else f"{spec.arch}/{s.layer}"
             out.append({"dataset": dataset, "model": "-" if spec is None else spec.name, "layer": s.layer,
                         "split": split, **r, "paper_rho": PAPER.get((dataset, key)),
                         "accuracy": None if spec is None else info["correct"] / info["n"],
-                        "data": info["data"], "cached": info["cached"], "seconds": round(info["seconds"], 1),
-                        "cache_key": info["key"]})
+                        "data": info["data"], "subset": info["subset"], "cached": info["cached"],
+                        "seconds": round(info["seconds"], 1), "cache_key": info["key"]})
     return out
 
 
-def run(names=None, *, splits=SPLITS, subset=None, data_root=None, threads=None, out=ROOT / "experiments/results",
-        write=True, log=print):
+def run(names=None, *, splits=SPLITS, subset=None, fallback_subset=None, data_root=None, threads=None,
+        out=ROOT / "experiments/results", write=True, log=print):
     """All rows (input first, then each model in :data:`SPECS`); returns ``(rows, notes, models)``."""
     import torch
 
@@ -199,15 +214,19 @@ def run(names=None, *, splits=SPLITS, subset=None, data_root=None, threads=None,
     rows, notes, models = [], [], {}
     for dataset in ("cifar10", "cifar100"):
         specs = [s for s in SPECS if s.dataset == dataset and (names is None or s.name in names)]
+        if not specs and names is not None:
+            continue
         try:
-            rows += rows_for(None, dataset, splits=splits, subset=subset, data_root=data_root, log=log)
+            rows += rows_for(None, dataset, splits=splits, subset=subset, fallback_subset=fallback_subset,
+                             data_root=data_root, log=log)
         except Missing as err:
-            notes.append(f"{dataset}: skipped — {err}; rows not run: input, {', '.join(s.name for s in specs)}")
+            notes.append(f"{dataset}: skipped — {err}; rows not run: {', '.join(['input'] + [s.name for s in specs])}")
             continue
         for spec in specs:
             try:
                 t0 = time.time()
-                r = rows_for(spec, dataset, splits=splits, subset=subset, data_root=data_root, log=log)
+                r = rows_for(spec, dataset, splits=splits, subset=subset, fallback_subset=fallback_subset,
+                             data_root=data_root, log=log)
             except Missing as err:
                 notes.append(f"{spec.name}: skipped — {err}")
                 continue

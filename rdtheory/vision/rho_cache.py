@@ -41,7 +41,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, cache_dir
 
-__all__ = ["PROTOCOL_VERSION", "LayerStatistics", "file_sha256", "statistics_key", "cached_statistics",
+__all__ = ["PROTOCOL_VERSION", "LayerStatistics", "file_sha256", "statistics_key", "cached_statistics", "is_cached",
            "compute_statistics", "layer_rho"]
 
 #: Bump when the computation of the statistics changes (invalidates every cached entry).
@@ -124,6 +124,17 @@ def _load(path: Path) -> tuple[dict[str, LayerStatistics], dict]:
     return stats, meta["info"]
 
 
+def _entry(key: str, folder=None) -> Path:
+    if not key or any(c not in "0123456789abcdef" for c in key):
+        raise ValueError(f"key must be a hex string from statistics_key(...); got {key!r}")
+    return (Path(folder) if folder is not None else cache_dir(CACHE)) / f"{key}.npz"
+
+
+def is_cached(key: str, *, folder=None) -> bool:
+    """Whether the entry ``key`` exists (it may still be recomputed if unreadable)."""
+    return _entry(key, folder).exists()
+
+
 def cached_statistics(key: str, compute: Callable[[], tuple[dict, dict]], *, folder=None,
                       log: Callable[[str], None] = lambda _m: None) -> tuple[dict[str, LayerStatistics], dict]:
     """The entry ``key`` from the cache folder, or ``compute()`` (then stored atomically).
@@ -131,10 +142,7 @@ def cached_statistics(key: str, compute: Callable[[], tuple[dict, dict]], *, fol
     Returns ``(stats, info)``; ``info["cached"]`` says whether it was read from the cache.
     An unreadable entry (truncated, other format) is recomputed and overwritten.
     """
-    if not key or any(c not in "0123456789abcdef" for c in key):
-        raise ValueError(f"key must be a hex string from statistics_key(...); got {key!r}")
-    path = Path(folder) if folder is not None else cache_dir(CACHE)
-    path = path / f"{key}.npz"
+    path = _entry(key, folder)
     if path.exists():
         try:
             stats, info = _load(path)
