@@ -26,9 +26,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from paper_checks import FAIL, PASS, claim, figure, make, skipped, within
-from paper_checks.verdicts_cifar import (chain_text, contains_verdict, increases_verdict,  # noqa: F401 (re-exported)
-                                         order_steps)
+from paper_checks import FAIL, PASS, FigureSkipped, claim, figure, make, skipped, within
+from paper_checks.verdicts_cifar import chain_text, contains_verdict, increases_verdict  # noqa: F401
+from paper_checks.verdicts_cifar import order_steps  # noqa: F401  (re-exported for the mutation tests)
 from rdtheory._io import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,13 +94,6 @@ def _profile(quick: bool):
     mod = _experiment("cifar_resnet_profile")
     return mod.run(DATA, WEIGHTS, n=_n(quick), out=cache_dir("paper_checks"), fig_dir=cache_dir("paper_checks"),
                    cache_dir=CACHE, log=lambda *_: None)
-
-
-@functools.lru_cache(maxsize=None)
-def _table(quick: bool):
-    mod = _experiment("cifar_table1")
-    rows, notes = mod.run(n=_n(quick), cache_dir=CACHE, write=False, log=lambda *_: None)
-    return rows, notes, mod.depth_checks(rows)
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -294,20 +287,57 @@ def training_effect(quick: bool):
 
 
 # ----------------------------------------------------------------------------- figures
-@figure("cifar_tsne.png")
-def tsne_figure(quick: bool):
+def _tsne(which: str, quick: bool, keep_committed: bool):
+    """The t-SNE figure of ``which`` (experiments/cifar_tsne.py); FigureSkipped when it cannot be drawn here."""
     why = _missing()
     if why:
-        raise RuntimeError(why)
+        raise FigureSkipped(why)
+    name = "cifar_tsne.png" if which == "vgg16_bn" else f"cifar_tsne_{which}.png"
+    if quick and keep_committed and (ROOT / "figures" / name).is_file():
+        raise FigureSkipped(f"committed figures/{name} kept in quick mode (made by `python experiments/cifar_tsne.py "
+                            f"--model {which}`, minutes on a CPU; regenerated with --full)")
     mod = _experiment("cifar_tsne")
-    fig, _, _ = mod.run("vgg16_bn", n=2000, data_dir=DATA, cache_dir=CACHE, write=False, log=lambda *_: None)
+    try:
+        fig, _, _ = mod.run(which, n=2000, write=False, log=lambda *_: None)
+    except _experiment("cifar_table1").Missing as err:
+        raise FigureSkipped(f"{which}: {err}") from None
     return fig
+
+
+@figure("cifar_tsne.png")
+def tsne_figure(quick: bool):
+    """Fig. 3: VGG16-bn (committed cpu checkpoint), input and features.19/26/32."""
+    return _tsne("vgg16_bn", quick, keep_committed=False)
+
+
+@figure("cifar_tsne_resnet50.png")
+def tsne_resnet50(quick: bool):
+    """Appendix Fig. 20: CIFAR-10 ResNet50 (committed cpu-long checkpoint), input and layer2/3/4."""
+    return _tsne("resnet50", quick, keep_committed=True)
+
+
+@figure("cifar_tsne_cifar100_vgg16_bn.png")
+def tsne_c100_vgg(quick: bool):
+    """Appendix Fig. 21: CIFAR-100 VGG16-bn (needs CIFAR-100 and a CIFAR-100 checkpoint)."""
+    return _tsne("cifar100_vgg16_bn", quick, keep_committed=True)
+
+
+@figure("cifar_tsne_cifar100_resnet50.png")
+def tsne_c100_resnet50(quick: bool):
+    """Appendix Fig. 22: CIFAR-100 ResNet50 (needs CIFAR-100 and a CIFAR-100 checkpoint)."""
+    return _tsne("cifar100_resnet50", quick, keep_committed=True)
+
+
+@figure("cifar_tsne_cifar100_resnet56.png")
+def tsne_c100_resnet56(quick: bool):
+    """The pretrained CIFAR-100 ResNet-56 (shipped weights), input and layer1/2/3 (needs CIFAR-100)."""
+    return _tsne("cifar100_resnet56", quick, keep_committed=True)
 
 
 @figure("cifar_resnet_profile.png")
 def profile_figure(quick: bool):
     why = _missing()
     if why:
-        raise RuntimeError(why)
+        raise FigureSkipped(why)
     df, meta = _profile(quick)
     return _experiment("cifar_resnet_profile").figure(df, meta)
