@@ -149,12 +149,13 @@ def load_model(spec: Spec):
 
 
 def statistics(spec: Spec | None, dataset: str, split: str, *, subset=None, fallback_subset=None, n_groups=20,
-               data_root=None, log=print):
+               data_root=None, cached_only=False, log=print):
     """Per-layer statistics of ``spec`` (None: the input row of ``dataset``) on ``split``, from the cache or computed.
 
     ``subset``: a class-stratified subsample (seed 0) instead of the whole split.
     ``fallback_subset``: use the whole split when its statistics are cached, else this
     subsample (``make check``'s budget); ``info["subset"]`` says which was used.
+    ``cached_only``: raise :class:`Missing` instead of computing an entry that is not cached.
     """
     from rdtheory.vision.rho_cache import cached_statistics, compute_statistics, is_cached, statistics_key
 
@@ -171,6 +172,9 @@ def statistics(spec: Spec | None, dataset: str, split: str, *, subset=None, fall
     if subset is None and fallback_subset and not is_cached(key):
         subset = fallback_subset
         key = key_for(subset)
+    if cached_only and not is_cached(key):
+        raise Missing(f"{split}-split statistics not computed yet (cached_only; run experiments/cifar_table1.py "
+                      f"--only {'<model>' if spec is None else spec.name} to compute them)")
 
     def compute():
         data = load_split(dataset, split, data_root)
@@ -185,14 +189,14 @@ def statistics(spec: Spec | None, dataset: str, split: str, *, subset=None, fall
 
 
 def rows_for(spec: Spec | None, dataset: str, *, splits=SPLITS, subset=None, fallback_subset=None, data_root=None,
-             log=print) -> list[dict]:
+             cached_only=False, log=print) -> list[dict]:
     """Table rows of one model (or the input) on each split (see :func:`statistics` for the subsets)."""
     from rdtheory.vision.rho_cache import layer_rho
 
     out = []
     for split in splits:
         stats, info = statistics(spec, dataset, split, subset=subset, fallback_subset=fallback_subset,
-                                 data_root=data_root, log=log)
+                                 data_root=data_root, cached_only=cached_only, log=log)
         for s in stats.values():
             r = layer_rho(s)
             key = "input" if spec is None else f"{spec.arch}/{s.layer}"
@@ -205,34 +209,36 @@ def rows_for(spec: Spec | None, dataset: str, *, splits=SPLITS, subset=None, fal
 
 
 def run(names=None, *, splits=SPLITS, subset=None, fallback_subset=None, data_root=None, threads=None,
-        out=ROOT / "experiments/results", write=True, log=print):
+        out=ROOT / "experiments/results", write=True, cached_only=False, log=print):
     """All rows (input first, then each model in :data:`SPECS`); returns ``(rows, notes, models)``."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     rows, notes, models = [], [], {}
+    kw = dict(subset=subset, fallback_subset=fallback_subset, data_root=data_root, cached_only=cached_only, log=log)
     for dataset in ("cifar10", "cifar100"):
         specs = [s for s in SPECS if s.dataset == dataset and (names is None or s.name in names)]
         if not specs and names is not None:
             continue
         try:
-            rows += rows_for(None, dataset, splits=splits, subset=subset, fallback_subset=fallback_subset,
-                             data_root=data_root, log=log)
+            data_file(dataset, "train", data_root)
         except Missing as err:
             notes.append(f"{dataset}: skipped — {err}; rows not run: {', '.join(['input'] + [s.name for s in specs])}")
             continue
-        for spec in specs:
-            try:
-                t0 = time.time()
-                r = rows_for(spec, dataset, splits=splits, subset=subset, fallback_subset=fallback_subset,
-                             data_root=data_root, log=log)
-            except Missing as err:
-                notes.append(f"{spec.name}: skipped — {err}")
-                continue
-            rows += r
-            models[spec.name] = model_info(spec, r)
-            log(f"{spec.name}: {time.time() - t0:.0f} s")
+        for spec in [None, *specs]:
+            t0, got = time.time(), []
+            for split in splits:  # per split: a cached_only run keeps the split it has
+                try:
+                    got += rows_for(spec, dataset, splits=(split,), **kw)
+                except Missing as err:
+                    notes.append(f"{'input' if spec is None else spec.name} ({dataset} {split}): skipped — {err}")
+                    if "not found" in str(err):
+                        break
+            rows += got
+            if spec is not None and got:
+                models[spec.name] = model_info(spec, got)
+                log(f"{spec.name}: {time.time() - t0:.0f} s")
     if write:
         write_results(rows, notes, models, Path(out))
     return rows, notes, models
@@ -319,9 +325,10 @@ def main(argv=None) -> int:
     p.add_argument("--data-root", default=None, help="override the CIFAR-10 zip / CIFAR-100 folder location")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-write", action="store_true", help="fill the cache only (e.g. several processes in parallel)")
+    p.add_argument("--cached-only", action="store_true", help="write the rows whose statistics are cached; list the rest")
     a = p.parse_args(argv)
     rows, notes, _ = run(a.only, splits=tuple(a.splits), data_root=a.data_root, threads=a.threads,
-                         write=not a.no_write)
+                         write=not a.no_write, cached_only=a.cached_only)
     for line in notes:
         print(line)
     return 0

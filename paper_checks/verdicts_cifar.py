@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from paper_checks import FAIL, PASS
 
-__all__ = ["order_steps", "increases_verdict", "eq20_verdict", "chain_text", "contains_verdict"]
+__all__ = ["order_steps", "increases_verdict", "chain_text", "contains_verdict"]
 
 
 def order_steps(low, high) -> list[str]:
@@ -32,14 +32,6 @@ def order_steps(low, high) -> list[str]:
 def increases_verdict(chains) -> str:
     """``pass`` when every step of every chain ``(low, high)`` is ``'<'`` (intervals separate upward)."""
     return PASS if all(set(order_steps(lo, hi)) <= {"<"} for lo, hi in chains) else FAIL
-
-
-def eq20_verdict(chains) -> str:
-    """Eq. 20's non-strict ordering: ``fail`` as soon as one step of one chain is ``'>'`` (the next
-    layer's interval wholly below), ``pass`` only when every step is ``'<'``; a chain whose
-    worst step is a tie leaves the ≤ undecided, reported as ``fail`` too (not shown)."""
-    steps = [s for lo, hi in chains for s in order_steps(lo, hi)]
-    return PASS if steps and set(steps) <= {"<"} else FAIL
 
 
 def contains_verdict(value: float, low: float, high: float) -> str:

@@ -152,3 +152,21 @@ def test_overlapping_intervals_are_ties_and_do_not_increase():
     r20 = ([0.0369, 0.0151, 0.02358, 0.3717], [0.06074, 0.02828, 0.03731, 0.4061])
     assert order_steps(*r20) == [">", "~", "<"]
     assert increases_verdict([r20]) == FAIL
+
+
+# ----------------------------------------------------------------------------- Table I on the training split
+def test_contains_verdict_on_the_recorded_input_row():
+    from paper_checks.verdicts_cifar import contains_verdict
+
+    # train split, 50,000 images: bias-corrected 0.0380 [0.0360, 0.0399] (claim table1.input_rho_cifar10)
+    assert contains_verdict(0.038, 0.0360, 0.0399) == PASS
+    assert contains_verdict(0.038, 0.0360 + 0.0021, 0.0399 + 0.0021) == FAIL  # interval shifted by 0.0021
+    assert contains_verdict(0.036, 0.0360, 0.0399) == PASS  # CIFAR-100's 0.036 would sit on the edge
+    assert contains_verdict(0.0359, 0.0360, 0.0399) == FAIL
+
+
+def test_chain_text_shows_the_decided_steps():
+    from paper_checks.verdicts_cifar import chain_text
+
+    text = chain_text(["input", "layer1"], [0.038, 0.02], [0.036, 0.018], [0.0399, 0.022])
+    assert text == "input 0.038 [0.036, 0.0399] > layer1 0.02 [0.018, 0.022]"
