@@ -170,3 +170,22 @@ def test_chain_text_shows_the_decided_steps():
 
     text = chain_text(["input", "layer1"], [0.038, 0.02], [0.036, 0.018], [0.0399, 0.022])
     assert text == "input 0.038 [0.036, 0.0399] > layer1 0.02 [0.018, 0.022]"
+
+
+def test_training_split_chains_recorded_by_a_quick_run():
+    # python -m paper_checks --only 'cifar.table1*' (quick, cold cache, 2026-12-02): input on the whole training
+    # split (cached), the layers on the 2,000-image stratified training fallback; bias-corrected 95 % intervals
+    inp = (0.03566, 0.04033)
+    vgg = ([inp[0], 0.0648, 0.1741, 0.3726], [inp[1], 0.08329, 0.2106, 0.4437])
+    r50_long = ([inp[0], 0.01899, 0.02776, 0.0372], [inp[1], 0.02864, 0.03959, 0.05176])
+    assert order_steps(*vgg) == ["<", "<", "<"]
+    assert order_steps(*r50_long) == [">", "~", "~"]  # layer2 below the input, as in the paper's own Table I
+    assert increases_verdict([vgg]) == PASS
+    assert increases_verdict([vgg, r50_long]) == FAIL
+    assert increases_verdict([(r50_long[0][1:], r50_long[1][1:])]) == FAIL  # layers only: ties
+    # smallest change that matters: features.19's interval reaching the input's upper end turns '<' into a tie
+    touch = ([inp[0], inp[1], 0.1741, 0.3726], vgg[1])
+    assert order_steps(*touch)[0] == "~" and increases_verdict([touch]) == FAIL
+    # separating the ResNet50 layers by one interval width would pass the layers-only reading
+    sep = ([0.01899, 0.02864 + 1e-5, 0.05176], [0.02864, 0.03959 + 0.011, 0.07])
+    assert increases_verdict([sep]) == PASS
