@@ -79,6 +79,11 @@ SPECS = (
          ("layer2", "layer3", "layer4"), "jpeg", "trained"),
     Spec("cifar100_resnet56", "cifar100", "resnet56", "cifar100-resnet-weights/cifar100_resnet56-f2eff4c8.pt", STAGES,
          "cifar100-chenyaofo", "pretrained", 0.7263),
+    # CIFAR-100 Table I models: rows appear once trained (experiments/cifar_train.py --dataset cifar100 --out-dir ...)
+    Spec("cifar100_vgg16_bn_cpu", "cifar100", "vgg16_bn", "experiments/checkpoints/cifar100_vgg16_bn_cpu/model.pt",
+         ("features.19", "features.26", "features.32"), "cifar100", "trained"),
+    Spec("cifar100_resnet50_cpu", "cifar100", "resnet50", "experiments/checkpoints/cifar100_resnet50_cpu/model.pt",
+         ("layer2", "layer3", "layer4"), "cifar100", "trained"),
 )
 DATA = {"cifar10": "cifar10-jpeg.zip", "cifar100": "cifar-100-python"}
 

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
-from cifar_table1 import SPECS, Missing, Spec, load_model as _load, load_split  # noqa: E402
+from cifar_table1 import SPECS, Missing, load_model as _load, load_split  # noqa: E402
 
 _BY_NAME = {s.name: s for s in SPECS}
 #: --model -> (Spec, figure of the paper). Layers drawn: the input and the Spec's layers (no avgpool).
@@ -37,12 +37,8 @@ MODELS = {
     "vgg16_bn": (_BY_NAME["vgg16_bn_cpu"], "Fig. 3"),
     "resnet50": (_BY_NAME["resnet50_cpu-long"], "Fig. 20"),
     "resnet20": (_BY_NAME["resnet20"], "beyond the paper"),
-    "cifar100_vgg16_bn": (Spec("cifar100_vgg16_bn", "cifar100", "vgg16_bn",
-                               "experiments/checkpoints/cifar100_vgg16_bn_cpu/model.pt",
-                               ("features.19", "features.26", "features.32"), "cifar100", "trained"), "Fig. 21"),
-    "cifar100_resnet50": (Spec("cifar100_resnet50", "cifar100", "resnet50",
-                               "experiments/checkpoints/cifar100_resnet50_cpu/model.pt",
-                               ("layer2", "layer3", "layer4"), "cifar100", "trained"), "Fig. 22"),
+    "cifar100_vgg16_bn": (_BY_NAME["cifar100_vgg16_bn_cpu"], "Fig. 21"),
+    "cifar100_resnet50": (_BY_NAME["cifar100_resnet50_cpu"], "Fig. 22"),
     "cifar100_resnet56": (_BY_NAME["cifar100_resnet56"], "beyond the paper (CIFAR-100 pretrained)"),
 }
 

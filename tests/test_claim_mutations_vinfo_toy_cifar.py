@@ -189,3 +189,16 @@ def test_training_split_chains_recorded_by_a_quick_run():
     # separating the ResNet50 layers by one interval width would pass the layers-only reading
     sep = ([0.01899, 0.02864 + 1e-5, 0.05176], [0.02864, 0.03959 + 0.011, 0.07])
     assert increases_verdict([sep]) == PASS
+
+
+def test_resnet20_whole_training_split_chain():
+    # experiments/cifar_table1.py, pretrained ResNet-20 on all 50,000 training images (2026-12-02), bias-corrected
+    # 95 % grouped-jackknife intervals: input, layer1, layer2, layer3, avgpool
+    low = [0.0357, 0.0189, 0.0292, 0.4575, 1.5319]
+    high = [0.0403, 0.0200, 0.0307, 0.4662, 1.5569]
+    assert order_steps(low, high) == [">", "<", "<", "<"]
+    assert increases_verdict([(low, high)]) == FAIL  # Eq. 20 with the input: layer1 is below the input
+    assert increases_verdict([(low[1:], high[1:])]) == PASS  # over the stage ends alone it increases
+    # layer2's interval widened down by 0.0093 (to layer1's upper end) would make that step a tie
+    assert order_steps(low[1:3], [high[1], high[2]]) == ["<"]
+    assert order_steps([low[1], high[1]], high[1:3]) == ["~"]
