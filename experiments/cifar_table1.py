@@ -259,6 +259,8 @@ def model_info(spec: Spec, rows) -> dict:
         c = meta["config"]
         info["config"] = (f"width {c['width']}, {c['epochs']} epochs, {c['train_per_class'] or 'all'} train "
                           f"images/class, seed {c['seed']}")
+        if info["test_accuracy"] is None:  # test split not streamed in this run: the checkpoint's recorded value
+            info["test_accuracy"] = meta.get("final_test_accuracy")
     return info
 
 
