@@ -307,6 +307,8 @@ def markdown(rows, notes, models) -> str:
         t = test.get((r["model"], r["layer"]))
         paper = "n/a" if r["paper_rho"] is None else f"{r['paper_rho']:g}"
         t_ci, t_plain = (ci(t), f"{t['rho_plain']:.4f}") if t else ("—", "—")
+        if r["subset"]:
+            paper += f" (train: {r['subset']:,}-image subset)"
         lines.append(f"| {r['dataset']} | {r['model']} | {r['layer']} | {ci(r)} | {ci(r, 'plain_')} | "
                      f"{t_ci} | {t_plain} | {paper} |")
     lines += ["", "## Models", "", "| model | weights | test top-1 (JPEG test split) | train top-1 | upstream | config |",
@@ -333,9 +335,11 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-write", action="store_true", help="fill the cache only (e.g. several processes in parallel)")
     p.add_argument("--cached-only", action="store_true", help="write the rows whose statistics are cached; list the rest")
+    p.add_argument("--fallback-subset", type=int, default=None,
+                   help="use this stratified subset where the whole split is not cached (make check uses 2000)")
     a = p.parse_args(argv)
     rows, notes, _ = run(a.only, splits=tuple(a.splits), data_root=a.data_root, threads=a.threads,
-                         write=not a.no_write, cached_only=a.cached_only)
+                         write=not a.no_write, cached_only=a.cached_only, fallback_subset=a.fallback_subset)
     for line in notes:
         print(line)
     return 0

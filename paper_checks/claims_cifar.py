@@ -160,7 +160,11 @@ def _chains_claim(cid: str, quick: bool, names, with_input: bool, what: str, ext
     skip = 0 if with_input else 1  # chain[0] is the input row
     sel = {n: {k: chains[n][k][skip:] for k in ("layers", "rho", "low", "high", "rho_plain", "paper_rho")}
            for n in present}
-    measured = {n: chain_text(c["layers"], c["rho"], c["low"], c["high"]) for n, c in sel.items()}
+    sub = {n: sorted({r["subset"] for r in rows if r["model"] == n and r["split"] == "train" and r["subset"]})
+           for n in present}
+    measured = {n: chain_text(c["layers"], c["rho"], c["low"], c["high"])
+                + (f" [quick fallback: {sub[n][0]:,}-image stratified training subset]" if sub[n] else "")
+                for n, c in sel.items()}
     paper = {n: dict(zip(c["layers"], c["paper_rho"])) for n, c in sel.items()}
     return make(cid, expected=what, measured=measured, tolerance="95% intervals separate at every step",
                 tolerance_why=f"{ORDER_WHY}. {TABLE_WHY}. {extra_why}".strip(),
