@@ -298,7 +298,7 @@ def markdown(rows, notes, models) -> str:
              "Whole training split (the protocol that reproduces the paper's input row), test split beside it. "
              "ρ bias-corrected: unbiased moments + jackknife correction of the minimum, 95% grouped-jackknife "
              "interval (20 class-balanced groups, contains its point); ρ plain: the paper's plug-in definition with "
-             "its jackknife interval. `input` = pixels in [0, 1]. CIFAR-10 is the JPEG q75 re-export. "
+             "its jackknife interval. †: a stratified training subset (the whole split's statistics were not cached when the table was written). `input` = pixels in [0, 1]. CIFAR-10 is the JPEG q75 re-export. "
              "Made by `experiments/cifar_table1.py`.", "",
              "| dataset | model | layer | ρ train, bias-corrected [95%] | ρ train, plain [95%] | ρ test, "
              "bias-corrected [95%] | ρ test, plain | ρ paper |", "|---|---|---|---|---|---|---|---|"]
@@ -307,9 +307,9 @@ def markdown(rows, notes, models) -> str:
         t = test.get((r["model"], r["layer"]))
         paper = "n/a" if r["paper_rho"] is None else f"{r['paper_rho']:g}"
         t_ci, t_plain = (ci(t), f"{t['rho_plain']:.4f}") if t else ("—", "—")
-        if r["subset"]:
-            paper += f" (train: {r['subset']:,}-image subset)"
-        lines.append(f"| {r['dataset']} | {r['model']} | {r['layer']} | {ci(r)} | {ci(r, 'plain_')} | "
+
+        mark = f" † ({r['subset']:,} images)" if r["subset"] else ""
+        lines.append(f"| {r['dataset']} | {r['model']} | {r['layer']} | {ci(r)}{mark} | {ci(r, 'plain_')} | "
                      f"{t_ci} | {t_plain} | {paper} |")
     lines += ["", "## Models", "", "| model | weights | test top-1 (JPEG test split) | train top-1 | upstream | config |",
               "|---|---|---|---|---|---|"]
