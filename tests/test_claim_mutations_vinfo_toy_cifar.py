@@ -202,3 +202,13 @@ def test_resnet20_whole_training_split_chain():
     # layer2's interval widened down by 0.0093 (to layer1's upper end) would make that step a tie
     assert order_steps(low[1:3], [high[1], high[2]]) == ["<"]
     assert order_steps([low[1], high[1]], high[1:3]) == ["~"]
+
+
+def test_resnet50_chains_subset_ties_whole_test_split_separates():
+    # ResNet50 cpu-long (49 % top-1), bias-corrected 95 % intervals (2026-12-02): layer2, layer3, layer4
+    subset = ([0.01899, 0.02776, 0.0372], [0.02864, 0.03959, 0.05176])  # 2,000 training images
+    whole_test = ([0.0238, 0.0324, 0.0404], [0.0290, 0.0382, 0.0472])  # all 10,000 test images
+    assert increases_verdict([subset]) == FAIL and order_steps(*subset) == ["~", "~"]
+    assert increases_verdict([whole_test]) == PASS
+    # the smallest overlap turns the whole-split verdict: layer3's lower end moved to layer2's upper end
+    assert increases_verdict([([0.0238, 0.0290, 0.0404], whole_test[1])]) == FAIL
