@@ -1,16 +1,23 @@
-"""Fig. 3: t-SNE of a stratified test subsample at the input and at VGG16 features.19/26/32, ρ in each title.
+"""Fig. 3 and Appendix Figs. 20-22: t-SNE of a stratified test subsample at the input and at each Table I layer.
 
 The features of a class-stratified subsample (default 2,000 test images, seed 0) are
 collected at each layer (this subsample is the only place features are held in memory),
 reduced to 50 dimensions by PCA, embedded by sklearn's t-SNE (perplexity 30, PCA init,
-seed 0) and coloured by class. Each panel's ρ (Eq. 18, MSE) is computed on the same
-images by the streaming accumulator. ``--model resnet20`` draws the same figure for the
-shipped pretrained ResNet-20 at the end of its three stages.
+seed 0) and coloured by class. Each panel's ρ (Eq. 18, MSE; bias-corrected point with its
+95% grouped-jackknife interval) is computed on the same images by the streaming accumulator.
 
-Writes ``figures/cifar_tsne.png`` (or ``figures/cifar_tsne_<model>.png``) and
-``experiments/results/cifar_tsne.json``. Usage::
+Models (``--model``, :data:`MODELS`): ``vgg16_bn`` (Fig. 3, the committed CIFAR-10 cpu
+checkpoint), ``resnet50`` (Fig. 20: CIFAR-10 ResNet50, the committed cpu-long checkpoint),
+``resnet20`` (the shipped pretrained ResNet-20), and for CIFAR-100 ``cifar100_vgg16_bn``
+(Fig. 21) and ``cifar100_resnet50`` (Fig. 22) — which need CIFAR-100 checkpoints trained with
+``experiments/cifar_train.py --dataset cifar100`` — and ``cifar100_resnet56`` (the shipped
+pretrained CIFAR-100 ResNet-56). CIFAR-100 needs ``cifar-100-python/`` under the data root;
+without it (or without the checkpoint) :class:`cifar_table1.Missing` says what is missing.
 
-    nice -n 19 .venv/bin/python experiments/cifar_tsne.py --threads 1
+Writes ``figures/cifar_tsne.png`` (vgg16_bn) or ``figures/cifar_tsne_<model>.png`` and
+``experiments/results/cifar_tsne[_<model>].json``. Usage::
+
+    nice -n 19 .venv/bin/python experiments/cifar_tsne.py --threads 1 [--model resnet50]
 """
 from __future__ import annotations
 
@@ -21,25 +28,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from rdtheory._io import cache_dir as _cache_dir  # noqa: E402  (decoded-image cache)
+sys.path.insert(0, str(ROOT / "experiments"))
+from cifar_table1 import SPECS, Missing, load_model as _load, load_split  # noqa: E402
 
-VGG_CKPT = "experiments/checkpoints/cifar10_vgg16_bn_cpu/model.pt"
-RESNET20 = "resnet20-12fca82f.th"
+_BY_NAME = {s.name: s for s in SPECS}
+#: --model -> (Spec, figure of the paper). Layers drawn: the input and the Spec's layers (no avgpool).
+MODELS = {
+    "vgg16_bn": (_BY_NAME["vgg16_bn_cpu"], "Fig. 3"),
+    "resnet50": (_BY_NAME["resnet50_cpu-long"], "Fig. 20"),
+    "resnet20": (_BY_NAME["resnet20"], "beyond the paper"),
+    "cifar100_vgg16_bn": (_BY_NAME["cifar100_vgg16_bn_cpu"], "Fig. 21"),
+    "cifar100_resnet50": (_BY_NAME["cifar100_resnet50_cpu"], "Fig. 22"),
+    "cifar100_resnet56": (_BY_NAME["cifar100_resnet56"], "beyond the paper (CIFAR-100 pretrained)"),
+}
 
 
-def load_model(which: str, *, weights_dir="cifar10-resnet-weights", checkpoint=VGG_CKPT):
-    """(model, layers, mean_std, label) for ``which`` in {"vgg16_bn", "resnet20"}."""
-    from rdtheory.vision.models import PAPER_LAYERS, load_pretrained_cifar_resnet
-    from rdtheory.vision.train import load_trained
-
-    if which == "vgg16_bn":
-        model, cfg = load_trained(ROOT / checkpoint)
-        label = f"VGG16-bn width {cfg.width}, {cfg.epochs} epochs on {cfg.train_per_class or 'all'}/class (cpu config)"
-        return model, ["input", *PAPER_LAYERS["vgg16_bn"]], cfg.mean_std, label
-    if which == "resnet20":
-        model = load_pretrained_cifar_resnet(Path(weights_dir) / RESNET20)
-        return model, ["input", "layer1", "layer2", "layer3"], "imagenet", "ResNet-20 (pretrained, Idelbayev)"
-    raise ValueError(f"model must be 'vgg16_bn' or 'resnet20'; got {which!r}")
+def load_model(which: str):
+    """(model, layers, mean_std, label, dataset) for ``which`` in :data:`MODELS`; raises ``Missing``."""
+    if which not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}; got {which!r}")
+    spec, fig = MODELS[which]
+    model, cfg = _load(spec)
+    layers = ["input", *(x for x in spec.layers if x != "avgpool")]
+    what = (f"width {cfg.width}, {cfg.epochs} epochs on {cfg.train_per_class or 'all'}/class (cpu config)"
+            if cfg is not None else "pretrained")
+    return model, layers, spec.mean_std, f"{spec.name} ({what}; {fig})", spec.dataset
 
 
 def compute(model, data, layers, mean_std, *, seed=0, perplexity=30.0):
@@ -50,7 +63,7 @@ def compute(model, data, layers, mean_std, *, seed=0, perplexity=30.0):
 
     from rdtheory.vision.taps import collect_features, rho_profile
 
-    prof = rho_profile(model, data, layers, mean_std=mean_std, n_groups=20, n_boot=1000, progress=False)
+    prof = rho_profile(model, data, layers, mean_std=mean_std, n_groups=20, progress=False, interval="bias-corrected")
     feats = collect_features(model, data, layers, mean_std=mean_std)
     out = {}
     for name in layers:
@@ -85,42 +98,44 @@ def figure(result, labels, classes, *, title=""):
     return fig
 
 
-def run(which="vgg16_bn", *, n=2000, data_dir="cifar10-jpeg.zip", threads=None,
-        cache_dir=_cache_dir("data"), write=True, log=print):
+def run(which="vgg16_bn", *, n=2000, threads=None, write=True, log=print):
+    """Draw the figure of ``which``; returns ``(fig, profile, seconds)``. Raises ``Missing`` without data/weights."""
     import torch
 
     from rdtheory._io import atomic_savefig, atomic_write_json
-    from rdtheory.vision.data import load_cifar10_jpeg
 
     if threads:
         torch.set_num_threads(threads)
     t0 = time.time()
-    model, layers, mean_std, label = load_model(which)
-    data = load_cifar10_jpeg(data_dir, "test", cache_dir=cache_dir).stratified(n, seed=0)
+    data = load_split(MODELS[which][0].dataset if which in MODELS else "cifar10", "test")  # data first: its message
+    model, layers, mean_std, label, dataset = load_model(which)
+    data = data.stratified(min(n, len(data)), seed=0)
     result, prof = compute(model, data, layers, mean_std)
-    title = (f"{label}; {data.name}; t-SNE (PCA-50, perplexity 30) and ρ (MSE, 95% basic group bootstrap) "
-             f"on these {n} images")
+    title = (f"{label}; {data.name}; t-SNE (PCA-50, perplexity 30) and ρ (MSE, bias-corrected, 95% grouped "
+             f"jackknife) on these {len(data)} images")
     fig = figure(result, data.labels, data.classes, title=title)
     seconds = time.time() - t0
     if write:
-        name = "cifar_tsne.png" if which == "vgg16_bn" else f"cifar_tsne_{which}.png"
-        atomic_savefig(fig, ROOT / "figures" / name)
         stem = "cifar_tsne" if which == "vgg16_bn" else f"cifar_tsne_{which}"
+        atomic_savefig(fig, ROOT / "figures" / f"{stem}.png")
         atomic_write_json(ROOT / "experiments/results" / f"{stem}.json",
-                          {"model": label, "data": data.name, "n": n, "seconds": seconds, "accuracy": prof.accuracy,
-                           "layers": prof.records()})
+                          {"model": label, "data": data.name, "n": len(data), "seconds": seconds,
+                           "accuracy": prof.accuracy, "layers": prof.records()})
     log(f"{which}: {seconds:.0f} s")
     return fig, prof, seconds
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="vgg16_bn", choices=("vgg16_bn", "resnet20"))
+    p.add_argument("--model", default="vgg16_bn", choices=sorted(MODELS))
     p.add_argument("--n", type=int, default=2000)
-    p.add_argument("--data-dir", default="cifar10-jpeg.zip")
     p.add_argument("--threads", type=int, default=None)
     a = p.parse_args(argv)
-    run(a.model, n=a.n, data_dir=a.data_dir, threads=a.threads)
+    try:
+        run(a.model, n=a.n, threads=a.threads)
+    except Missing as err:
+        print(f"{a.model}: skipped — {err}")
+        return 0
     return 0
 
 

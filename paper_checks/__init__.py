@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-__all__ = ["Claim", "claim", "figure", "CLAIMS", "FIGURES", "within", "skipped"]
+__all__ = ["Claim", "claim", "figure", "CLAIMS", "FIGURES", "FigureSkipped", "within", "skipped"]
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
 
@@ -68,6 +68,11 @@ def claim(claim_id: str, paper_ref: str, statement: str):
         return fn
 
     return deco
+
+
+class FigureSkipped(Exception):
+    """Raised by a figure function that cannot be drawn here (data or weights absent) or is kept as
+    committed in quick mode; the message, reported as ``skipped: ...``, says why and how to make it."""
 
 
 def figure(name: str):

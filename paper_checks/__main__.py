@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 import paper_checks
-from paper_checks import CLAIMS, ERROR, FAIL, FIGURES, PASS, SKIP, Claim
+from paper_checks import CLAIMS, ERROR, FAIL, FIGURES, PASS, SKIP, Claim, FigureSkipped
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             atomic_savefig(fig, args.figures / name)
             plt.close(fig)
             fig_status[name] = f"written to figures/{name}"
+        except FigureSkipped as err:
+            fig_status[name] = f"skipped: {err}"
         except Exception as err:
             fig_status[name] = f"ERROR {type(err).__name__}: {err}"
             traceback.print_exc()

@@ -152,3 +152,63 @@ def test_overlapping_intervals_are_ties_and_do_not_increase():
     r20 = ([0.0369, 0.0151, 0.02358, 0.3717], [0.06074, 0.02828, 0.03731, 0.4061])
     assert order_steps(*r20) == [">", "~", "<"]
     assert increases_verdict([r20]) == FAIL
+
+
+# ----------------------------------------------------------------------------- Table I on the training split
+def test_contains_verdict_on_the_recorded_input_row():
+    from paper_checks.verdicts_cifar import contains_verdict
+
+    # train split, 50,000 images: bias-corrected 0.0380 [0.0360, 0.0399] (claim table1.input_rho_cifar10)
+    assert contains_verdict(0.038, 0.0360, 0.0399) == PASS
+    assert contains_verdict(0.038, 0.0360 + 0.0021, 0.0399 + 0.0021) == FAIL  # interval shifted by 0.0021
+    assert contains_verdict(0.036, 0.0360, 0.0399) == PASS  # CIFAR-100's 0.036 would sit on the edge
+    assert contains_verdict(0.0359, 0.0360, 0.0399) == FAIL
+
+
+def test_chain_text_shows_the_decided_steps():
+    from paper_checks.verdicts_cifar import chain_text
+
+    text = chain_text(["input", "layer1"], [0.038, 0.02], [0.036, 0.018], [0.0399, 0.022])
+    assert text == "input 0.038 [0.036, 0.0399] > layer1 0.02 [0.018, 0.022]"
+
+
+def test_training_split_chains_recorded_by_a_quick_run():
+    # python -m paper_checks --only 'cifar.table1*' (quick, cold cache, 2026-12-02): input on the whole training
+    # split (cached), the layers on the 2,000-image stratified training fallback; bias-corrected 95 % intervals
+    inp = (0.03566, 0.04033)
+    vgg = ([inp[0], 0.0648, 0.1741, 0.3726], [inp[1], 0.08329, 0.2106, 0.4437])
+    r50_long = ([inp[0], 0.01899, 0.02776, 0.0372], [inp[1], 0.02864, 0.03959, 0.05176])
+    assert order_steps(*vgg) == ["<", "<", "<"]
+    assert order_steps(*r50_long) == [">", "~", "~"]  # layer2 below the input, as in the paper's own Table I
+    assert increases_verdict([vgg]) == PASS
+    assert increases_verdict([vgg, r50_long]) == FAIL
+    assert increases_verdict([(r50_long[0][1:], r50_long[1][1:])]) == FAIL  # layers only: ties
+    # smallest change that matters: features.19's interval reaching the input's upper end turns '<' into a tie
+    touch = ([inp[0], inp[1], 0.1741, 0.3726], vgg[1])
+    assert order_steps(*touch)[0] == "~" and increases_verdict([touch]) == FAIL
+    # separating the ResNet50 layers by one interval width would pass the layers-only reading
+    sep = ([0.01899, 0.02864 + 1e-5, 0.05176], [0.02864, 0.03959 + 0.011, 0.07])
+    assert increases_verdict([sep]) == PASS
+
+
+def test_resnet20_whole_training_split_chain():
+    # experiments/cifar_table1.py, pretrained ResNet-20 on all 50,000 training images (2026-12-02), bias-corrected
+    # 95 % grouped-jackknife intervals: input, layer1, layer2, layer3, avgpool
+    low = [0.0357, 0.0189, 0.0292, 0.4575, 1.5319]
+    high = [0.0403, 0.0200, 0.0307, 0.4662, 1.5569]
+    assert order_steps(low, high) == [">", "<", "<", "<"]
+    assert increases_verdict([(low, high)]) == FAIL  # Eq. 20 with the input: layer1 is below the input
+    assert increases_verdict([(low[1:], high[1:])]) == PASS  # over the stage ends alone it increases
+    # layer2's interval widened down by 0.0093 (to layer1's upper end) would make that step a tie
+    assert order_steps(low[1:3], [high[1], high[2]]) == ["<"]
+    assert order_steps([low[1], high[1]], high[1:3]) == ["~"]
+
+
+def test_resnet50_chains_subset_ties_whole_test_split_separates():
+    # ResNet50 cpu-long (49 % top-1), bias-corrected 95 % intervals (2026-12-02): layer2, layer3, layer4
+    subset = ([0.01899, 0.02776, 0.0372], [0.02864, 0.03959, 0.05176])  # 2,000 training images
+    whole_test = ([0.0238, 0.0324, 0.0404], [0.0290, 0.0382, 0.0472])  # all 10,000 test images
+    assert increases_verdict([subset]) == FAIL and order_steps(*subset) == ["~", "~"]
+    assert increases_verdict([whole_test]) == PASS
+    # the smallest overlap turns the whole-split verdict: layer3's lower end moved to layer2's upper end
+    assert increases_verdict([([0.0238, 0.0290, 0.0404], whole_test[1])]) == FAIL

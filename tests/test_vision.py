@@ -276,29 +276,6 @@ def test_ddp_two_cpu_processes_with_torchrun(tmp_path, fixture_zip):
     assert m["finished"] and m["epochs_done"] == 2
 
 
-def test_cifar100_rows_run_on_a_100_class_folder_fixture(tmp_path):
-    import importlib.util
-
-    root = vdata.make_fixture(tmp_path / "c100", n_classes=100, n_train=2, n_test=4, as_zip=False)
-    folder = root / "cifar10-jpeg"  # make_fixture's layout; an ImageFolder export of CIFAR-100 looks the same
-    te = vdata.load_dataset("folder", folder, "test")
-    assert te.n_classes == 100 and len(te) == 400
-    cfg = TrainConfig(model="vgg16_bn", width=0.0625, dataset="folder", data_dir=str(folder), num_classes=100,
-                      epochs=1, batch_size=50, lr=0.01, out_dir=str(tmp_path / "run"), cache_dir=None)
-    train(cfg, progress=False)
-    spec = importlib.util.spec_from_file_location(
-        "cifar_table1", Path(__file__).resolve().parents[1] / "experiments" / "cifar_table1.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    rows, notes = mod.run([str(tmp_path / "run" / "model.pt"), str(tmp_path / "missing" / "model.pt")], n_boot=20,
-                          controls=False, write=False, cache_dir=None, log=lambda *_: None)
-    assert [r["layer"] for r in rows] == ["input", "features.19", "features.26", "features.32"]
-    assert {r["dataset"] for r in rows} == {"cifar100"} and rows[0]["paper_rho"] == 0.036
-    assert len(notes) == 1 and "not found" in notes[0]
-    checks = mod.depth_checks(rows)
-    assert len(checks) == 1 and len(checks[0]["rho"]) == 4
-
-
 def test_docstring_examples_run():
     import doctest
 

@@ -12,6 +12,8 @@ this package. See ``docs/vision.md``.
   ``cifar_resnet`` (He et al., option A) and the shipped pretrained ResNet-20/56 loader.
 * :mod:`.taps` — forward-hook taps by module name streaming into the ρ accumulator, with a
   group-bootstrap interval (``rho_profile``).
+* :mod:`.rho_cache` — per-layer ρ sufficient statistics over a whole split, cached in the user
+  cache under the SHA-256 of the weights and data plus the protocol (Table I).
 * :mod:`.config` — ``TrainConfig`` and the named configs (no torch); :mod:`.train` — seeded,
   checkpointed, exactly resumable training (CPU / CUDA / DDP) on :func:`rdtheory._training.fit`.
 * :mod:`.cli` — ``rdtheory train`` (``add_train_subcommand``, ``main_train``).
@@ -37,7 +39,9 @@ _EXPORTS = {
     "models": ("PAPER_LAYERS", "block_names", "build_model", "cifar_resnet", "load_pretrained_cifar_resnet",
                "resnet50", "vgg16_bn"),
     "taps": ("GroupedRho", "LayerTaps", "Profile", "balanced_groups", "collect_features", "resolve_layers",
-             "rho_profile"),
+             "rho_profile", "stream_layers"),
+    "rho_cache": ("LayerStatistics", "cached_statistics", "compute_statistics", "file_sha256", "layer_rho",
+                  "statistics_key"),
     "train": ("evaluate", "load_trained", "train"),
 }
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -174,25 +174,29 @@ class LambdaLayer(nn.Module):
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, c_in: int, planes: int, stride: int = 1):
+    def __init__(self, c_in: int, planes: int, stride: int = 1, shortcut: str = "A"):
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.shortcut: nn.Module = nn.Sequential()
-        if stride != 1 or c_in != planes:
+        self.downsample: nn.Module | None = None
+        if (stride != 1 or c_in != planes) and shortcut == "A":
             pad = planes // 4  # option A: subsample by 2 and zero-pad the channels (no parameters)
             self.shortcut = LambdaLayer(lambda x: F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, pad, pad)))
+        elif stride != 1 or c_in != planes:  # option B: 1x1 strided convolution + batch norm
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, planes, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(planes))
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        return F.relu(out + (self.shortcut(x) if self.downsample is None else self.downsample(x)))
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, depth: int, num_classes: int):
+    def __init__(self, depth: int, num_classes: int, shortcut: str = "A"):
         super().__init__()
         n = (depth - 2) // 6
         self.depth = depth
@@ -203,11 +207,12 @@ class CifarResNet(nn.Module):
         for k, (planes, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
             blocks = []
             for b in range(n):
-                blocks.append(BasicBlock(c_in, planes, stride if b == 0 else 1))
+                blocks.append(BasicBlock(c_in, planes, stride if b == 0 else 1, shortcut))
                 c_in = planes
             setattr(self, f"layer{k}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.linear = nn.Linear(64, num_classes)
+        self._head = "linear" if shortcut == "A" else "fc"  # the parameter names of the two weight sources
+        setattr(self, self._head, nn.Linear(64, num_classes))
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 nn.init.kaiming_normal_(m.weight)
@@ -215,14 +220,22 @@ class CifarResNet(nn.Module):
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.layer3(self.layer2(self.layer1(out)))
-        return self.linear(torch.flatten(self.avgpool(out), 1))
+        return getattr(self, self._head)(torch.flatten(self.avgpool(out), 1))
 
 
-def cifar_resnet(depth: int = 20, num_classes: int = 10) -> CifarResNet:
-    """He et al. CIFAR ResNet-``depth`` (depth = 6n + 2: 20, 32, 44, 56, 110), option-A shortcuts."""
+def cifar_resnet(depth: int = 20, num_classes: int = 10, shortcut: str = "A") -> CifarResNet:
+    """He et al. CIFAR ResNet-``depth`` (depth = 6n + 2: 20, 32, 44, 56, 110).
+
+    ``shortcut="A"``: parameter-free subsample + zero-pad shortcuts, head ``linear`` (the
+    Idelbayev CIFAR-10 weights); ``"B"``: 1×1-conv + BN ``downsample`` where the shape
+    changes, head ``fc`` (the chenyaofo CIFAR-100 weights).
+    """
     if int(depth) != depth or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 (20, 32, 44, 56, 110); got {depth}")
-    return CifarResNet(int(depth), _check_classes(num_classes))
+    if shortcut not in ("A", "B"):
+        raise ValueError(f"shortcut must be 'A' (zero-pad, Idelbayev weights) or 'B' (1x1 conv, chenyaofo weights); "
+                         f"got {shortcut!r}")
+    return CifarResNet(int(depth), _check_classes(num_classes), shortcut)
 
 
 def block_names(model: nn.Module) -> list[str]:
@@ -260,7 +273,11 @@ def build_model(name: str, num_classes: int = 10, width: float = 1.0) -> nn.Modu
 
 
 def load_pretrained_cifar_resnet(path, depth: int | None = None) -> CifarResNet:
-    """Load the shipped Idelbayev CIFAR-10 ResNet weights (``resnet20-12fca82f.th`` …) exactly.
+    """Load the shipped pretrained CIFAR ResNet weights exactly (CIFAR-10: Idelbayev; CIFAR-100: chenyaofo).
+
+    CIFAR-100: ``cifar100_resnet56-f2eff4c8.pt`` (a plain state_dict with option-B
+    ``downsample`` shortcuts and an ``fc`` head, detected from its keys; inputs normalised
+    with ``MEAN_STD["cifar100-chenyaofo"]``; depth read from ``..._resnet<depth>-…``).
 
     The file is a legacy ``torch.save`` of ``{"best_prec1", "state_dict"}`` whose keys carry
     DataParallel's ``module.`` prefix; it is stripped and loaded with ``strict=True``. The
@@ -278,13 +295,15 @@ def load_pretrained_cifar_resnet(path, depth: int | None = None) -> CifarResNet:
         raise ValueError(f"pretrained weights {str(p)!r} is not a file; pass the path of resnet20-12fca82f.th or "
                          f"resnet56-4bfd9763.th")
     if depth is None:
-        m = re.match(r"resnet(\d+)", p.name)
+        m = re.search(r"resnet(\d+)", p.name)
         if not m:
             raise ValueError(f"cannot read the depth from the file name {p.name!r}; pass depth=20 or 56")
         depth = int(m.group(1))
     blob = torch.load(p, map_location="cpu", weights_only=True)
     state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
     state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
-    model = cifar_resnet(depth, num_classes=int(state["linear.weight"].shape[0]))
+    option_b = "fc.weight" in state  # chenyaofo's CIFAR-100 files: downsample convs and an fc head
+    head = state["fc.weight" if option_b else "linear.weight"]
+    model = cifar_resnet(depth, num_classes=int(head.shape[0]), shortcut="B" if option_b else "A")
     model.load_state_dict(state, strict=True)
     return model.eval()

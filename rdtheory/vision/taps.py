@@ -57,7 +57,7 @@ from ..appropriateness import (RhoInterval, TaskAppropriateness, TaskAppropriate
 from .data import ImageArrays, iterate_batches, to_tensor
 
 __all__ = ["INPUT", "balanced_groups", "hash_groups", "resolve_layers", "LayerTaps", "GroupedRho", "LayerRho", "Profile", "rho_profile",
-           "collect_features"]
+           "stream_layers", "collect_features"]
 
 INPUT = "input"
 
@@ -241,6 +241,11 @@ class GroupedRho:
         self._stats = (n, mu, m2, classes)
         return self._stats
 
+    def statistics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(n (G, C), means (G, C, F), M2 (G, C), classes (C,))``: the sufficient statistics per (group, class)
+        (read-only views), e.g. to cache them or to call :func:`rdtheory.appropriateness.grouped_interval`."""
+        return self._cells()
+
     def result(self) -> TaskAppropriateness:
         """ρ of everything seen (pooled over groups): equals the one-shot estimate on the same data."""
         n, mu, m2, classes = self._cells()
@@ -370,36 +375,12 @@ def rho_profile(model: nn.Module, data: ImageArrays, layers: Sequence[str], *, m
     ``"bias-corrected"``: the bias-corrected point with its grouped-jackknife interval
     (:meth:`GroupedRho.jackknife`, docs/appropriateness.md §5), which always contains it.
     """
-    if len(data) == 0:
-        raise ValueError("data is empty")
     if interval not in ("basic", "bias-corrected"):
         raise ValueError(f"interval must be 'basic' or 'bias-corrected'; got {interval!r}")
-    model = model.to(device).eval()
-    names = list(resolve_layers(model, layers))
-    smallest = int(np.bincount(data.labels).min()) if data.labels.size else 0
-    n_groups = max(2, min(n_groups, smallest // 5))  # >= 5 samples per (class, group) cell
-    groups = balanced_groups(data.labels, n_groups, seed)
-    accs = {name: GroupedRho(n_groups=n_groups, seed=seed) for name in names}
-    current: dict = {}
-
-    def feed(name, out):
-        accs[name].update(out, current["y"], current["ids"])
-
     t0 = time.time()
-    correct = 0
-    batches = list(iterate_batches(len(data), batch_size))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(batches, desc=f"rho {type(model).__name__} ({len(names)} layers)", leave=False, mininterval=5.0)
-    with LayerTaps(model, names, feed) as taps:
-        for idx in bar if bar is not None else batches:
-            current["y"], current["ids"] = data.labels[idx], groups[idx]
-            raw = data.images[idx]
-            taps.feed_input(torch.from_numpy(raw).permute(0, 3, 1, 2).double() / 255.0)
-            logits = model(to_tensor(raw, mean_std, device=device))
-            correct += int((logits.argmax(1).cpu().numpy() == data.labels[idx]).sum())
+    accs, correct = stream_layers(model, data, layers, mean_std=mean_std, batch_size=batch_size, n_groups=n_groups,
+                                  seed=seed, device=device, progress=progress)
+    names = list(accs)
     out = []
     for name in names:
         g = accs[name]
@@ -410,6 +391,54 @@ def rho_profile(model: nn.Module, data: ImageArrays, layers: Sequence[str], *, m
                             confidence=confidence, method=ci.method, rho_plugin=g.result().rho))
     return Profile(layers=tuple(out), accuracy=correct / len(data), n=len(data), data=data.name,
                    seconds=time.time() - t0)
+
+
+@torch.no_grad()
+def stream_layers(model: nn.Module | None, data: ImageArrays, layers: Sequence[str], *, mean_std="jpeg",
+                  batch_size: int = 250, n_groups: int = 20, seed: int = 0, device="cpu",
+                  progress: bool = True) -> tuple[dict[str, "GroupedRho"], int]:
+    """One pass over ``data``: a :class:`GroupedRho` per layer and the number of correct top-1 predictions.
+
+    The streaming core of :func:`rho_profile` (whose docstring gives the conventions).
+    ``model=None`` streams the ``"input"`` pseudo-layer only (no forward pass; the count is 0).
+    Groups are :func:`balanced_groups` of the labels with ``n_groups`` lowered so that every
+    (class, group) cell holds >= 5 images. Memory: the G·C·(F+2) statistics per layer plus
+    one batch of features, whatever ``len(data)``.
+    """
+    if len(data) == 0:
+        raise ValueError("data is empty")
+    if model is None:
+        if list(layers) != [INPUT]:
+            raise ValueError(f"model=None streams only layers=['input']; got {list(layers)}")
+        names = [INPUT]
+    else:
+        model = model.to(device).eval()
+        names = list(resolve_layers(model, layers))
+    smallest = int(np.bincount(data.labels).min()) if data.labels.size else 0
+    n_groups = max(2, min(n_groups, smallest // 5))  # >= 5 samples per (class, group) cell
+    groups = balanced_groups(data.labels, n_groups, seed)
+    accs = {name: GroupedRho(n_groups=n_groups, seed=seed) for name in names}
+    current: dict = {}
+
+    def feed(name, out):
+        accs[name].update(out, current["y"], current["ids"])
+
+    correct = 0
+    batches = list(iterate_batches(len(data), batch_size))
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc=f"rho {type(model).__name__} ({len(names)} layers)", leave=False,
+                       mininterval=5.0)
+    with LayerTaps(model if model is not None else nn.Identity(), names, feed) as taps:
+        for idx in batches:
+            current["y"], current["ids"] = data.labels[idx], groups[idx]
+            raw = data.images[idx]
+            taps.feed_input(torch.from_numpy(raw).permute(0, 3, 1, 2).double() / 255.0)
+            if model is not None:
+                logits = model(to_tensor(raw, mean_std, device=device))
+                correct += int((logits.argmax(1).cpu().numpy() == data.labels[idx]).sum())
+    return accs, correct
 
 
 @torch.no_grad()
