@@ -55,7 +55,7 @@ EXCESS_BITS = 0.25
 
 
 def _budget(quick: bool) -> dict:
-    return {"n_per_class": 1000 if quick else 5000, "n_atoms": 64 if quick else 256, "num": 16 if quick else 32}
+    return {"n_per_class": 1000 if quick else 2500, "n_atoms": 64 if quick else 128}
 
 
 def cell_mse(layer: str, grid=None, nodes: int = 4000) -> float:
