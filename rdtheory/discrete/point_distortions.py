@@ -15,7 +15,8 @@ Named distortions (:data:`POINT_DISTORTIONS`):
 
 A user callable is accepted after :func:`check_point_distortion` has evaluated it on a tile
 of the actual points: it must return a finite, non-negative ``(a, b)`` array, and be a
-function of the two arguments (the same entries when the tile is evaluated in two halves).
+function of the two arguments (the same entries when the tile's rows or columns are evaluated
+in two halves).
 
 >>> import numpy as np
 >>> dense_matrix("squared", np.array([[0.0], [1.0]]), np.array([[0.0], [0.5], [1.0]]))
@@ -69,8 +70,9 @@ def check_point_distortion(distortion, x: np.ndarray, y: np.ndarray, *, probe: i
     """Resolve ``distortion`` and check it on a ``probe x probe`` tile of the points ``x``, ``y``.
 
     Raises ``ValueError`` if the tile has the wrong shape, a non-finite or negative entry,
-    or changes when its rows are evaluated in two halves (then it is not a function of the
-    two points alone, e.g. it normalises by the tile).
+    or changes when its rows, or its columns, are evaluated in two halves (then it is not a
+    function of the two points alone: it normalises or indexes over the tile, or keeps state
+    between calls).
     """
     fn = point_distortion(distortion)
     with jax.enable_x64(True):  # float64, as the solvers evaluate it
@@ -92,12 +94,18 @@ def _check_on(fn, x, y, probe: int) -> PointDistortion:
         raise ValueError("distortion returned NaN/inf on the points; it must be finite everywhere")
     if np.any(tile < 0):
         raise ValueError(f"distortion returned negative values (min {tile.min():.3g}); distortions must be >= 0")
-    if len(xs) > 1:
-        h = len(xs) // 2
-        halves = np.concatenate([np.asarray(fn(xs[:h], ys)), np.asarray(fn(xs[h:], ys))])
-        if not np.allclose(halves, tile, rtol=1e-9, atol=1e-12 * max(1.0, float(tile.max()))):
-            raise ValueError("distortion is not a function of the two points: evaluating the rows of a tile "
-                             "in two halves changed its values (does it normalise or batch over the tile?)")
+    atol = 1e-12 * max(1.0, float(tile.max()))
+    for axis, (a, b) in enumerate(((xs, ys), (ys, xs))):
+        if len(a) < 2:
+            continue
+        h = len(a) // 2
+        parts = [(a[:h], b), (a[h:], b)] if axis == 0 else [(b, a[:h]), (b, a[h:])]
+        halves = np.concatenate([np.asarray(fn(*args), dtype=np.float64) for args in parts], axis=axis)
+        if halves.shape != tile.shape or not np.allclose(halves, tile, rtol=1e-9, atol=atol):
+            what = ("rows (the x points)", "columns (the reproduction points)")[axis]
+            raise ValueError(f"distortion is not a function of the two points: evaluating the {what} of a tile in "
+                             "two halves changed its values (does it keep state between calls, or normalise or "
+                             "index over the tile?)")
     return fn
 
 

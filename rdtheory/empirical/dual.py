@@ -311,7 +311,7 @@ def dual_bound(samples, D=None, distortion="squared", *, betas, holdout: float =
                         guarantee="asymptotic (delta-method interval at the maximiser of the empirical sup)"))
 
 
-@register_method("dual")
+@register_method("dual", accepts=dual_bound)
 def _dual_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
                  distortions=None, **options) -> RDBound:
     """``estimate_rd(..., method="dual", betas=[...])`` (default slopes: the plug-in's data grid)."""

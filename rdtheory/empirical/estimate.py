@@ -27,6 +27,7 @@ and is imported on first use of its name through :data:`METHOD_MODULES` (so impo
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Callable
 
 import numpy as np
@@ -36,7 +37,8 @@ from .._validation import as_finite_array, as_samples
 from ..discrete.point_distortions import check_point_distortion
 from .record import RDBound
 
-__all__ = ["estimate_rd", "register_method", "known_methods", "split_samples", "METHODS", "METHOD_MODULES"]
+__all__ = ["estimate_rd", "register_method", "known_methods", "split_samples", "check_targets", "no_targets",
+           "METHODS", "METHOD_MODULES", "METHOD_OPTIONS"]
 
 #: name -> method function, filled by :func:`register_method` (on import of the defining module).
 METHODS: dict[str, Callable[..., RDBound]] = {}
@@ -52,16 +54,60 @@ METHOD_MODULES: dict[str, str] = {
 }
 
 
-def register_method(name: str):
-    """Decorator: register ``fn`` as method ``name`` of :func:`estimate_rd` (returns ``fn``)."""
+#: name -> keyword options the method accepts (None: not declared, anything is passed on).
+METHOD_OPTIONS: dict[str, frozenset | None] = {}
+
+#: Options :func:`estimate_rd` itself takes (never counted as a method's own option).
+_COMMON = frozenset({"samples", "distortion", "method", "betas", "holdout", "level", "seed", "progress"})
+
+
+def _keywords(fn) -> set[str]:
+    """Keyword-only parameters of ``fn`` (its options; positional ones are supplied by the method)."""
+    return {p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY}
+
+
+def register_method(name: str, *, accepts=()):
+    """Decorator: register ``fn`` as method ``name`` of :func:`estimate_rd` (returns ``fn``).
+
+    ``accepts``: the functions ``fn`` passes its ``**options`` on to; their keyword-only
+    parameters, with ``fn``'s own, are the options :func:`estimate_rd` lets through (any other raises a
+    ``ValueError`` naming it, before anything is fitted). Empty: options are not checked.
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"a method name must be a non-empty string; got {name!r}")
+    accepts = tuple(accepts) if isinstance(accepts, (tuple, list)) else (accepts,)
 
     def add(fn):
         METHODS[name] = fn
+        allowed = set().union(*map(_keywords, (fn, *accepts)))
+        METHOD_OPTIONS[name] = frozenset(allowed - _COMMON) if accepts else None
         return fn
 
     return add
+
+
+def _check_options(name: str, options: dict) -> None:
+    allowed = METHOD_OPTIONS.get(name)
+    unknown = sorted(set(options) - allowed) if allowed is not None else []
+    if unknown:
+        raise ValueError(f"method {name!r} has no option {', '.join(map(repr, unknown))}; its options are "
+                         f"{', '.join(sorted(allowed))} (and estimate_rd's betas, holdout, level, seed, progress)")
+
+
+def check_targets(distortions) -> np.ndarray:
+    """Target distortions as a finite 1-D float64 array, all ``>= 0`` (``ValueError`` naming them)."""
+    d = as_finite_array(distortions, "distortions", ndim=(0, 1)).reshape(-1)
+    if np.any(d < 0):
+        raise ValueError(f"distortions must all be >= 0 (target distortions); got {d[d < 0][:3].tolist()}")
+    return d
+
+
+def no_targets(method: str, distortions) -> None:
+    """Refuse ``distortions=`` for a method fitted at slopes (its distortions are measured)."""
+    if distortions is not None:
+        raise ValueError(f"method {method!r} is fitted at slopes, not at target distortions: pass betas=[...] "
+                         f"(nats per unit distortion) instead of distortions=; each point's distortion is "
+                         f"measured on the held-out samples")
 
 
 def known_methods() -> list[str]:
@@ -170,6 +216,9 @@ def estimate_rd(samples, distortion="squared", method: str = "plugin", *, betas=
         betas = as_finite_array(betas, "betas", ndim=(0, 1)).reshape(-1)
         if np.any(betas <= 0):
             raise ValueError(f"betas must all be > 0 (nats per unit distortion); got {betas[betas <= 0][:3].tolist()}")
+    _check_options(method, method_options)
+    if method_options.get("distortions") is not None:
+        method_options["distortions"] = check_targets(method_options["distortions"])
     out = fn(x, distortion, betas=betas, holdout=holdout, level=level, seed=seed, progress=bool(progress),
              **method_options)
     if not isinstance(out, RDBound):

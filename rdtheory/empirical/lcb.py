@@ -219,8 +219,12 @@ def _check_box(support, x):
         raise ValueError("support must be a pair (low, high) of bounds (scalars or arrays of shape (k,)) "
                          f"of the box that contains the source; got {support!r}") from None
     k = x.shape[1]
-    low = np.broadcast_to(as_finite_array(low, "support low"), (k,)).astype(np.float64)
-    high = np.broadcast_to(as_finite_array(high, "support high"), (k,)).astype(np.float64)
+    low, high = as_finite_array(low, "support low"), as_finite_array(high, "support high")
+    for name, v in (("low", low), ("high", high)):
+        if v.shape not in ((), (1,), (k,)):
+            raise ValueError(f"support {name} has shape {v.shape} but the samples have {k} coordinate(s); pass a "
+                             f"scalar or an array of shape ({k},)")
+    low, high = (np.broadcast_to(v, (k,)).astype(np.float64) for v in (low, high))
     if np.any(low > high):
         raise ValueError(f"support low must be <= high in every coordinate; got low={low}, high={high}")
     out = np.any((x < low) | (x > high), axis=1)
@@ -341,10 +345,13 @@ def dual_lcb(samples, D=None, distortion="squared", *, delta: float = 0.05, beta
                                            guarantee="finite-n: P(R(D) >= rate for all D) >= 1 - delta"))
 
 
-@register_method("lcb")
+@register_method("lcb", accepts=dual_lcb)
 def _lcb_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
-                distortions=None, **options) -> RDBound:
+                distortions=None, delta=None, **options) -> RDBound:
     """``estimate_rd(..., method="lcb", distortions=[...], support=(low, high) | reproduction=...)``;
     ``level`` sets ``delta = 1 - level``."""
+    if delta is not None:
+        raise ValueError(f"delta is set by estimate_rd's level (delta = 1 - level): pass level={1 - delta!r} "
+                         f"instead of delta={delta!r}")
     return dual_lcb(x, distortions, distortion, delta=1.0 - level, betas=betas, holdout=holdout, seed=seed,
                     **options)

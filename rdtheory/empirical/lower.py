@@ -174,7 +174,7 @@ def _check_betas(betas) -> np.ndarray:
     return b
 
 
-@register_method("shannon")
+@register_method("shannon", accepts=shannon_lower_bound)
 def _shannon_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
                     distortions=None, **options) -> RDBound:
     """``estimate_rd(..., method="shannon", distortions=[...])``: needs target distortions (the

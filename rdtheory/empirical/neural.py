@@ -73,7 +73,7 @@ from .._validation import as_finite_array, as_samples, positive
 from ..discrete.point_distortions import check_point_distortion
 from ..info import LN2
 from .channel import _t_interval
-from .estimate import register_method, split_samples
+from .estimate import no_targets, register_method, split_samples
 from .record import RDBound
 
 __all__ = ["NeuralConfig", "NeuralFit", "fit_neural", "evaluate_neural", "neural_bound"]
@@ -456,10 +456,11 @@ def neural_bound(x_fit, x_eval, betas, distortion="squared", *, mc_samples: int 
     return evaluate_neural(fit, x_eval, mc_samples=mc_samples, level=level)
 
 
-@register_method("neural")
+@register_method("neural", accepts=(neural_bound, fit_neural))
 def _neural_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
-                   **options) -> RDBound:
+                   distortions=None, **options) -> RDBound:
     """``estimate_rd(..., method="neural")``: default slopes from the data (the plug-in's grid)."""
+    no_targets("neural", distortions)
     x_fit, x_eval = split_samples(x, holdout, seed)
     if betas is None:
         from .plugin import data_betas

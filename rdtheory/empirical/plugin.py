@@ -50,7 +50,7 @@ from ..discrete.curves import _sequential
 from ..discrete.matrix_free import rd_points
 from ..discrete.point_distortions import check_point_distortion, dense_matrix
 from .channel import heldout_bound
-from .estimate import register_method, split_samples
+from .estimate import check_targets, register_method, split_samples
 from .record import RDBound
 
 __all__ = ["plugin_rd", "PluginFit", "reproduction_atoms", "data_betas", "CappedWarning",
@@ -180,6 +180,12 @@ def _solve_atoms(x_fit, atoms, distortion, *, betas=None, targets=None, tol=1e-6
     d = dense_matrix(fn, support, atoms)
     n_support = support.shape[0]
     if targets is not None:
+        d_min = float(p @ d.min(axis=1))
+        low = np.asarray(targets) < d_min
+        if np.any(low):
+            raise ValueError(f"distortions {np.asarray(targets)[low][:3].tolist()} are below D_min = {d_min:.6g}, the "
+                             f"least distortion the empirical measure reaches with these {atoms.shape[0]} atoms (each "
+                             f"sample at its nearest atom); pass distortions >= D_min, or more atoms / alphabet='samples'")
         res = certified_search(p, d, targets, at="distortion", tol=tol, beta_rtol=1e-3)
         r = np.einsum("n,knm->km", p, res.q[0])
         beta = np.where(res.beta[0] > 0, res.beta[0], 1.0)  # the zero-rate answer: any slope, r is a point mass
@@ -289,9 +295,7 @@ def _plugin_rd(x, distortion, betas, distortions, holdout, alphabet, n_atoms, nu
     if distortions is not None:
         if betas is not None:
             raise ValueError("give betas (slopes) or distortions (targets), not both")
-        distortions = as_finite_array(distortions, "distortions", ndim=(0, 1)).reshape(-1)
-        if np.any(distortions < 0):
-            raise ValueError(f"distortions must be >= 0; got {distortions[distortions < 0][:3].tolist()}")
+        distortions = check_targets(distortions)
         sol = _solve_atoms(x_fit, atoms, fn, targets=distortions, tol=tol)
     else:
         if betas is None:
@@ -347,7 +351,7 @@ def _warn_capped(upper: RDBound, emp: RDBound, margin: float) -> None:
             f"alphabet, not the source, sets the rate. Use more samples/atoms or smaller slopes"), stacklevel=4)
 
 
-@register_method("plugin")
+@register_method("plugin", accepts=plugin_rd)
 def _plugin_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True, **options) -> RDBound:
     """``estimate_rd`` adapter: the held-out upper bound, the plug-in curve in ``info["empirical"]``."""
     return plugin_rd(x, distortion, betas=betas, holdout=holdout, level=level, seed=seed, progress=progress,

@@ -63,7 +63,7 @@ from .._validation import as_finite_array, as_samples, positive
 from ..discrete.point_distortions import check_point_distortion
 from ..discrete.solver import _check_devices
 from .channel import TILE_ENTRIES, heldout_bound
-from .estimate import register_method, split_samples
+from .estimate import no_targets, register_method, split_samples
 from .record import RDBound
 
 __all__ = ["WGD_METHODS", "OPTIMIZERS", "SCHEDULES", "ParticleFit", "fit_particles", "wgd_bound"]
@@ -359,10 +359,11 @@ def wgd_bound(samples, distortion="squared", beta=1.0, *, x_eval=None, holdout: 
                    n_eval=x_ev.shape[0], info=info)
 
 
-@register_method("wgd")
+@register_method("wgd", accepts=(wgd_bound, fit_particles))
 def _wgd_method(x, distortion, *, betas=None, holdout=0.5, level=0.95, seed=0, progress=True,
-                **options) -> RDBound:
+                distortions=None, **options) -> RDBound:
     """``estimate_rd(..., method="wgd")``: default slopes from the data (the plug-in's grid)."""
+    no_targets("wgd", distortions)
     if betas is None:
         from .plugin import data_betas
         betas = data_betas(x, x, distortion, num=8)
