@@ -339,6 +339,7 @@ def _heldout_record(sol: _Solved, x_eval, fn, level: float, cap_margin: float, c
                    interval=col("rate_interval"), level=level, beta=sol.beta,
                    capped=_cap(col("rate"), ceiling, cap_margin, covered), n_fit=n_fit, n_eval=x_eval.shape[0],
                    info=dict(distortion_interval=col("distortion_interval").tolist(), n_atoms=sol.atoms.shape[0],
+                             channel=dict(atoms=sol.atoms, weights=sol.r),
                              ceiling_bits=ceiling, cap_margin_bits=cap_margin, covered=covered))
 
 

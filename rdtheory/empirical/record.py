@@ -48,7 +48,11 @@ class RDBound:
     n_fit, n_eval : int
         Samples the bound was fitted on and evaluated on.
     info : dict
-        Method-specific diagnostics (certified gaps, iterations, seeds), plain data.
+        Method-specific diagnostics (certified gaps, iterations, seeds), plain data. Held-out
+        upper bounds from a finite test channel (``plugin``, ``wgd``) also keep it in
+        ``info["channel"]``: ``atoms`` ((m, k), or (K, m, k) one set per slope) and ``weights``
+        (K, m), so that ``channel_terms(x, atoms, weights[i], beta[i])`` gives its terms on any
+        other sample (e.g. the population value its interval is for).
     """
 
     method: str

@@ -352,7 +352,8 @@ def wgd_bound(samples, distortion="squared", beta=1.0, *, x_eval=None, holdout: 
     rate = np.array([s["rate"] for s in scores])
     info = dict(fit_method=fit_kwargs.get("method", "hybrid"), m=m, steps=int(fit.objective.shape[1]),
                 seed=seed, distortion_interval=[list(s["distortion_interval"]) for s in scores],
-                final_objective_nats=fit.objective[:, -1].tolist(), cap_bits=math.log2(m))
+                final_objective_nats=fit.objective[:, -1].tolist(), cap_bits=math.log2(m),
+                channel=dict(atoms=fit.particles, weights=fit.weights))
     return RDBound(method="wgd", kind="upper", distortion=np.array([s["distortion"] for s in scores]),
                    rate=rate, interval=np.array([s["rate_interval"] for s in scores]), level=level,
                    beta=fit.beta, capped=rate > math.log2(m) - cap_margin, n_fit=x_fit.shape[0],
