@@ -29,7 +29,8 @@ p-value of "coverage >= level" (:func:`paper_checks.claims_empirical.coverage_pv
 held-out bound's one-sided guarantee is also counted: ``bound_holds`` is the share of draws
 with :math:`R(D_{pop}) \le` ``ci_high`` (the truth at the channel's population distortion).
 
-Budgets (this machine: 2 shared cores): n = 200 (Bernoulli, 1-d Gaussian plug-in and WGD),
+Budgets (this machine: 2 shared cores): n = 200 (Bernoulli, 1-d Gaussian plug-in and WGD; WGD also
+at n = 2000, to see the small-sample under-coverage of its distortion interval go),
 400 (2-d WGD, neural), 2000 (Shannon); WGD 16 particles x 100 steps; neural linear, one prior
 component, 300 Adam steps, 4 MC draws. Results: ``benchmarks/results/empirical_coverage.json``
 and ``.md`` (rewritten after each case).
@@ -54,6 +55,7 @@ CASES = {
     "plugin-bernoulli": ("plugin", ("bernoulli", 0.2), 200, [2.5, 4.0], dict()),
     "plugin-gauss1": ("plugin", ("gauss", (1.0,)), 200, [2.0, 8.0], dict()),
     "wgd-gauss1": ("wgd", ("gauss", (1.0,)), 200, [2.0, 8.0], dict(m=16, steps=100)),
+    "wgd-gauss1-n2000": ("wgd", ("gauss", (1.0,)), 2000, [2.0, 8.0], dict(m=16, steps=100)),
     "wgd-gauss2": ("wgd", ("gauss", (1.0, 0.25)), 400, [2.0, 8.0], dict(m=16, steps=100)),
     "neural-gauss1": ("neural", ("gauss", (1.0,)), 400, [2.0, 8.0],
                       dict(hidden=(), prior_components=1, steps=300, batch_size=64, mc_samples=4)),
@@ -61,7 +63,7 @@ CASES = {
     "shannon-gauss2": ("shannon", ("gauss", (1.0, 0.25)), 2000, [0.05, 0.2], dict()),
     "shannon-uniform1": ("shannon", ("uniform", 1), 2000, [0.002, 0.01], dict()),
 }
-QUICK_CASES = ("plugin-bernoulli", "wgd-gauss1", "shannon-gauss1")
+QUICK_CASES = ("plugin-bernoulli", "wgd-gauss1-n2000", "shannon-gauss1")
 
 
 def source(spec):
