@@ -2,10 +2,11 @@ r"""Coverage of the intervals of :mod:`rdtheory.empirical` (issue 14, item 5), i
 
 - ``empirical.interval_coverage``: the held-out intervals of the plug-in (Bernoulli/Hamming,
   n = 200) and WGD (1-d Gaussian, n = 2000, so 1000 held out) upper bounds cover the
-  population rate and distortion of their fitted test channel, and the Shannon lower bound's interval covers the true :math:`h(X)`-based bound
-  (1-d Gaussian), each at least 95% of the time: no one-sided binomial test of
-  "coverage >= 0.95" rejects at level :data:`ALPHA` / (number of tests) (Bonferroni). The
-  targets are computed exactly (a sum over {0, 1}; Gauss–Hermite quadrature; :math:`h` in
+  population rate and distortion of their fitted test channel, and the Shannon lower
+  bound's interval covers the true :math:`h(X)`-based bound (1-d Gaussian), each at least
+  95% of the time: no one-sided binomial test of "coverage >= 0.95" rejects at level
+  :data:`ALPHA` / (number of tests) (Bonferroni). The targets are computed exactly (a sum
+  over {0, 1}; Gauss–Hermite quadrature; :math:`h` in
   closed form) by :mod:`benchmarks.empirical_coverage`, which also runs the neural bound and
   the 2-d cases (``benchmarks/results/empirical_coverage.md``). There, with only 100 held-out
   samples, the *distortion* interval of a 1-d Gaussian channel at a large slope under-covers
