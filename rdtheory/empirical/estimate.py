@@ -189,7 +189,9 @@ def estimate_rd(samples, distortion="squared", method: str = "plugin", *, betas=
         tqdm progress bars on long loops.
     **method_options
         Passed to the method (e.g. ``alphabet="kmeans", n_atoms=256, distortions=[...]`` for
-        ``"plugin"``).
+        ``"plugin"``). An option the method does not take raises ``ValueError`` listing the
+        ones it does; ``distortions`` (target distortions) is checked here (finite, >= 0, at
+        most 1-D) and refused by the methods fitted at slopes (``wgd``, ``neural``).
 
     Returns
     -------
