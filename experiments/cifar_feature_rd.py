@@ -10,7 +10,7 @@ the 64-d average pool:
    :math:`R_G(D)` from those variances. Cached in the user cache (key: SHA-256 of weights and
    data, ``n_train``, :data:`VERSION`).
 2. **Test split** (all 10,000 images, or ``--n-test``): at each point and at the water levels
-   where :math:`R_G` = 2^k bits per image, the reverse-water-filling channel's held-out rate
+   where :math:`R_G` = 2^(k/2) bits per image (1 to 16,384), the reverse-water-filling channel's held-out rate
    bound, expected and realised squared error, and the top-1 accuracy of the rest of the
    network on the channel's output (:func:`rdtheory.vision.feature_rd.evaluate_channels`),
    summed over 50 class-balanced groups; checkpointed every few batches in the user cache and
@@ -50,8 +50,8 @@ WEIGHTS = "cifar10-resnet-weights/resnet20-12fca82f.th"
 DATA = "cifar10-jpeg.zip"
 POINTS = ("input", "layer1", "layer2", "layer3", "pool")
 RHO_LAYER = {"input": "input", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "pool": "avgpool"}
-#: R_G targets in bits per image: 2^k, clipped at 16 bits per feature element.
-DEFAULT_RATES = tuple(2.0 ** k for k in range(0, 17))
+#: R_G targets in bits per image: 2^(k/2) from 1 to 16,384, clipped at 16 bits per feature element.
+DEFAULT_RATES = tuple(2.0 ** (k / 2) for k in range(0, 29))
 TARGETS = (0.70, 0.75, 0.80)
 N_GROUPS = 50
 OUT = ROOT / "experiments" / "results"
@@ -128,7 +128,8 @@ def _state_io(path: Path, points, levels):
     from rdtheory.vision.feature_rd import FIELDS
 
     def save(st):
-        arrays = {"batch": np.array(st["batch"]), "counts": st["counts"], "clean": st["clean"]}
+        arrays = {"batch": np.array(st["batch"]), "counts": st["counts"], "clean": st["clean"],
+                  "n_batches": np.array(st.get("n_batches", -1))}
         for p in points:
             for f in FIELDS:
                 arrays[f"{p}/{f}"] = st["sums"][p][f]
@@ -138,7 +139,8 @@ def _state_io(path: Path, points, levels):
         if not path.exists():
             return None
         with np.load(path) as z:
-            return {"batch": int(z["batch"]), "counts": z["counts"].copy(), "clean": z["clean"].copy(),
+            return {"batch": int(z["batch"]), "n_batches": int(z["n_batches"]), "counts": z["counts"].copy(),
+                    "clean": z["clean"].copy(),
                     "sums": {p: {f: z[f"{p}/{f}"].copy() for f in FIELDS} for p in points}}
 
     return save, load
@@ -156,7 +158,10 @@ def rho_rows(path: Path = OUT / "cifar_table1.json") -> dict:
     return out
 
 
-def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=0, write=True, log=print):
+def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=0, write=True, log=print,
+        max_batches=None):
+    """Bases (cached), then the held-out pass (checkpointed; ``max_batches`` stops early, and the
+    result then covers the random subset of test images done so far: ``n_test_done``)."""
     import torch
 
     from rdtheory.empirical.water_filling import gaussian_curve
@@ -168,15 +173,17 @@ def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=
     bkey = _key(version=VERSION, data=data_sha, weights=weights_sha, n_train=len(train), points=POINTS)
     bases = bases_for(split, train, bkey, log)
     lv = levels_for(bases, rates)
-    skey = _key(bases=bkey, n_test=len(test), rates=[list(lv[p][0]) for p in POINTS], groups=n_groups, seed=seed)
+    skey = _key(bases=bkey, n_test=len(test), rates=[list(lv[p][0]) for p in POINTS], groups=n_groups, seed=seed,
+                order="shuffled")
     save, load = _state_io(cache_dir("feature_rd") / f"state-{skey}.npz", POINTS, lv)
     state = load()
     if state is not None:
         log(f"resuming at batch {state['batch']}")
     st = evaluate_channels(split, test, bases, {p: lv[p][1] for p in POINTS}, n_groups=n_groups, seed=seed,
-                           state=state, checkpoint=save)
+                           state=state, checkpoint=save, max_batches=max_batches)
     save(st)
     result = {"data": "CIFAR-10 (JPEG q75 re-export)", "weights": WEIGHTS, "n_train": len(train), "n_test": len(test),
+              "n_test_done": int(st["counts"].sum()), "batches": [st["batch"], st["n_batches"]],
               "n_groups": n_groups, "seed": seed, "version": VERSION, "counts": st["counts"].tolist(),
               "clean_correct": st["clean"].tolist(), "rho": rho_rows(), "points": {}}
     for p in POINTS:
@@ -274,8 +281,8 @@ def summarise(result: dict, targets=TARGETS, n_boot: int = 2000, seed: int = 0, 
 def markdown(result: dict) -> str:
     s = result["summary"]
     lines = [f"# R(D) of ResNet-20 features vs task accuracy ({result['data']})", "",
-             f"Bases on {result['n_train']:,} training images; held-out rate, MSE and top-1 on {result['n_test']:,} "
-             f"test images ({result['n_groups']} groups, {s['n_boot']} group-bootstrap replicates, "
+             f"Bases on {result['n_train']:,} training images; held-out rate, MSE and top-1 on "
+             f"{result['n_test_done']:,} of {result['n_test']:,} test images ({result['n_groups']} groups, {s['n_boot']} group-bootstrap replicates, "
              f"{100 * s['level']:.0f}% intervals). Clean top-1: {100 * s['clean_accuracy'][0]:.2f}%.", "",
              "Bits per image of the water-filling channel (an upper bound on R(D) of the features at its MSE) "
              "needed to keep top-1 at the target, next to rho (training split, bias-corrected):", "",
@@ -307,9 +314,11 @@ def main(argv=None) -> int:
     ap.add_argument("--rates", type=float, nargs="*", default=list(DEFAULT_RATES), help="R_G targets, bits/image")
     ap.add_argument("--groups", type=int, default=N_GROUPS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-batches", type=int, default=None, help="stop after this many test batches (resumable)")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args(argv)
-    res = run(a.n_train, a.n_test, tuple(sorted(a.rates)), a.groups, a.seed, write=not a.no_write)
+    res = run(a.n_train, a.n_test, tuple(sorted(a.rates)), a.groups, a.seed, write=not a.no_write,
+              max_batches=a.max_batches)
     print(markdown(res))
     return 0
 

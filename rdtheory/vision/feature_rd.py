@@ -113,7 +113,7 @@ def _new_state(points, levels, n_groups: int) -> dict:
 def evaluate_channels(split, data: ImageArrays, bases: dict[str, BlockBasis], levels: dict[str, np.ndarray], *,
                       n_groups: int = 50, seed: int = 0, mean_std="imagenet", batch_size: int = 250,
                       state: dict | None = None, checkpoint: Callable[[dict], None] | None = None,
-                      every: int = 4, progress: bool = True) -> dict:
+                      every: int = 4, max_batches: int | None = None, progress: bool = True) -> dict:
     """Per-group sums of rate, distortion and correct predictions of the channel at every (point, level).
 
     Parameters
@@ -130,13 +130,17 @@ def evaluate_channels(split, data: ImageArrays, bases: dict[str, BlockBasis], le
     state, checkpoint, every
         Resume from a previous ``state`` (as returned / checkpointed); ``checkpoint(state)`` is
         called every ``every`` batches.
+    max_batches : int, optional
+        Stop after this many batches in all (resume later with ``state``). Batches are a seeded
+        random partition of ``data`` (``iterate_batches(..., shuffle=True, seed=seed)``), so the
+        images done after any number of batches are a random subset, usable as they are.
 
     Returns
     -------
     dict
         ``counts`` (G,), ``clean`` (G,) correct predictions on clean features, ``sums[point][field]``
         (T, G) for ``field`` in :data:`FIELDS` (rate in bits, distortions summed over the
-        point's elements), ``batch`` (batches done).
+        point's elements), ``batch`` (batches done) and ``n_batches`` (in all).
     """
     points = _points(split, list(levels))
     missing = [p for p in points if p not in bases]
@@ -147,8 +151,9 @@ def evaluate_channels(split, data: ImageArrays, bases: dict[str, BlockBasis], le
         raise ValueError(f"need at least 2 images per group: {len(data)} images for n_groups={n_groups}; lower n_groups")
     groups = balanced_groups(data.labels, n_groups, seed)
     st = state if state is not None else _new_state(points, levels, n_groups)
-    batches = list(iterate_batches(len(data), batch_size))
-    todo = list(enumerate(batches))[st["batch"]:]
+    batches = list(iterate_batches(len(data), batch_size, shuffle=True, seed=seed))
+    st["n_batches"] = len(batches)
+    todo = list(enumerate(batches))[st["batch"]:max_batches]
     if progress:
         from tqdm.auto import tqdm
 
