@@ -180,7 +180,7 @@ def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=
     if state is not None:
         log(f"resuming at batch {state['batch']}")
     st = evaluate_channels(split, test, bases, {p: lv[p][1] for p in POINTS}, n_groups=n_groups, seed=seed,
-                           state=state, checkpoint=save, max_batches=max_batches)
+                           state=state, checkpoint=save, every=1, max_batches=max_batches)
     save(st)
     result = {"data": "CIFAR-10 (JPEG q75 re-export)", "weights": WEIGHTS, "n_train": len(train), "n_test": len(test),
               "n_test_done": int(st["counts"].sum()), "batches": [st["batch"], st["n_batches"]],
@@ -200,6 +200,44 @@ def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=
         atomic_write_json(OUT / "cifar_feature_rd.json", result)
         atomic_write_text(OUT / "cifar_feature_rd.md", markdown(result))
     return result
+
+
+def basis_check(points=("input", "layer3"), n_fit=10000, n_eval=5000, rates=tuple(2.0 ** k for k in range(2, 15)),
+                log=print) -> dict:
+    """How much looser is the block (DCT + channel PCA) basis than the full PCA basis? Both fitted on the same
+    ``n_fit`` training images (stratified, seed 1), both scored on ``n_eval`` test images with the held-out
+    rate bound; per point, at each level the mean (distortion / total variance, bits) of either basis."""
+    import torch
+
+    from rdtheory.empirical.water_filling import heldout_terms, levels_for_rates
+    from rdtheory.vision.data import iterate_batches, to_tensor
+    from rdtheory.vision.feature_rd import fit_bases, split_cifar_resnet
+
+    torch.set_num_threads(1)
+    train, test, model, _, _ = load_inputs(None, None)
+    fit, ev = train.stratified(n_fit, seed=1), test.stratified(n_eval, seed=1)
+    split = split_cifar_resnet(model)
+    t0 = time.time()
+    kinds = {"block": fit_bases(split, fit, points, progress=False),
+             "pca": fit_bases(split, fit, points, flat=points, progress=False)}
+    log(f"basis check: bases fitted in {time.time() - t0:.0f} s")
+    lv = {k: {p: levels_for_rates(b[p].variances, rates) for p in points} for k, b in kinds.items()}
+    acc = {k: {p: np.zeros((2, len(rates))) for p in points} for k in kinds}
+    with torch.no_grad():
+        for idx in iterate_batches(len(ev), 250):
+            feats = split.run(to_tensor(ev.images[idx], "imagenet"), "input", taps=points)
+            for k, bases in kinds.items():
+                for p in points:
+                    b = bases[p]
+                    c = b.forward(feats[p].double().numpy().reshape(len(idx), *b.shape))
+                    r, d = heldout_terms(c, b.variances, lv[k][p])
+                    acc[k][p] += np.stack([r.sum(0), d.sum(0)])
+    out = {"n_fit": n_fit, "n_eval": n_eval, "rates_target": list(rates), "points": {}}
+    for p in points:
+        tv = float(kinds["block"][p].variances.sum())
+        out["points"][p] = {k: {"bits": (acc[k][p][0] / len(ev)).tolist(), "nmse": (acc[k][p][1] / len(ev) / tv).tolist()}
+                            for k in kinds}
+    return out
 
 
 def _spectrum_summary(v) -> list:
@@ -316,7 +354,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-batches", type=int, default=None, help="stop after this many test batches (resumable)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--basis-check", action="store_true",
+                    help="only compare the block basis with the full PCA basis at input/layer3 "
+                         "(writes experiments/results/cifar_feature_rd_basis.json)")
     a = ap.parse_args(argv)
+    if a.basis_check:
+        chk = basis_check()
+        if not a.no_write:
+            atomic_write_json(OUT / "cifar_feature_rd_basis.json", chk)
+        print(json.dumps(chk, indent=1))
+        return 0
     res = run(a.n_train, a.n_test, tuple(sorted(a.rates)), a.groups, a.seed, write=not a.no_write,
               max_batches=a.max_batches)
     print(markdown(res))

@@ -83,9 +83,17 @@ def _features(split, x: torch.Tensor, points: Sequence[str]) -> dict[str, torch.
 
 @torch.no_grad()
 def fit_bases(split, data: ImageArrays, points: Sequence[str] = POINTS, *, mean_std="imagenet",
-              batch_size: int = 250, progress: bool = True) -> dict[str, BlockBasis]:
-    """One pass over training ``data``: a fitted :class:`BlockBasis` per point (its mean, basis, variances)."""
+              batch_size: int = 250, flat: Sequence[str] = (), progress: bool = True) -> dict[str, BlockBasis]:
+    """One pass over training ``data``: a fitted :class:`BlockBasis` per point (its mean, basis, variances).
+
+    Points listed in ``flat`` get the full PCA basis of their F flattened features
+    (``BlockBasis((F, 1, 1))``, memory and time :math:`F^2`/:math:`F^3`) instead of the
+    per-channel DCT + per-frequency channel PCA basis.
+    """
     points = _points(split, points)
+    unknown = [p for p in flat if p not in points]
+    if unknown:
+        raise ValueError(f"flat lists points {unknown} that are not in points {points}")
     if len(data) < 2:
         raise ValueError(f"need at least 2 training images; got {len(data)}")
     bases: dict[str, BlockBasis] = {}
@@ -99,8 +107,8 @@ def fit_bases(split, data: ImageArrays, points: Sequence[str] = POINTS, *, mean_
         for p in points:
             f = feats[p].double().numpy()
             if p not in bases:
-                bases[p] = BlockBasis(f.shape[1:])
-            bases[p].update(f)
+                bases[p] = BlockBasis((int(np.prod(f.shape[1:])), 1, 1) if p in flat else f.shape[1:])
+            bases[p].update(f.reshape(f.shape[0], *bases[p].shape))
     return {p: b.fit() for p, b in bases.items()}
 
 
@@ -167,13 +175,13 @@ def evaluate_channels(split, data: ImageArrays, bases: dict[str, BlockBasis], le
         for pi, p in enumerate(points):
             x = feats[p].numpy()
             basis, th = bases[p], levels[p]
-            c = basis.forward(x)
+            c = basis.forward(x.reshape(len(idx), *basis.shape))
             rate, dist = heldout_terms(c, basis.variances, th)
             sums = st["sums"][p]
             for t, theta in enumerate(th):
                 rng = np.random.default_rng([seed, b, pi, t])
                 ch = sample_channel(c, basis.variances, float(theta), rng.standard_normal(c.shape, dtype=np.float32))
-                xh = basis.inverse(ch)
+                xh = basis.inverse(ch).reshape(x.shape)
                 out = split.run(torch.from_numpy(np.ascontiguousarray(xh, dtype=np.float32)), p, taps=("output",))
                 ok = (out["output"].argmax(1).numpy() == y).astype(float)
                 err = np.square(xh.reshape(len(idx), -1).astype(np.float64) - x.reshape(len(idx), -1)).sum(1)

@@ -1,0 +1,76 @@
+"""Mutation tests of ``cnn_rd.rho_vs_bits_resnet20``'s decision (issue 14: R(D) of CNN features vs rho).
+
+:func:`paper_checks.claims_cnn_rd.pair_verdicts` / :func:`rho_rate_verdict` are fed synthetic
+replicates with a known answer, then the smallest perturbation that matters must flip the
+verdict. The claim on the committed results is checked to be computed (not hard-coded): moving
+one layer's rate moves its verdict. No network runs.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from paper_checks import claims_cnn_rd as cc
+from paper_checks.claims_cnn_rd import FAIL, PASS, pair_verdicts, rho_rate_verdict
+
+RHO = {"a": (1.0, 0.9, 1.1), "b": (0.5, 0.40, 0.60), "c": (0.55, 0.45, 0.65)}
+
+
+def _reps(mean, sd=0.1, n=2000, seed=0):
+    r = np.random.default_rng(seed).normal(mean, sd, n)
+    return np.concatenate([[mean], r])
+
+
+def test_only_pairs_with_disjoint_rho_intervals_are_tested():
+    ratios = {("a", "b"): _reps(-1.0), ("a", "c"): _reps(-1.0), ("b", "c"): _reps(0.0)}
+    pairs = pair_verdicts(RHO, ratios)
+    assert {(p["higher_rho"], p["lower_rho"]) for p in pairs} == {("a", "b"), ("a", "c")}
+    assert all(p["verdict"] == "agrees" for p in pairs) and rho_rate_verdict(pairs) == PASS
+
+
+def test_orientation_of_the_ratio_is_taken_from_rho():
+    # given as lower-over-higher, the ratio is negated
+    pairs = pair_verdicts({"a": RHO["a"], "b": RHO["b"]}, {("b", "a"): _reps(+1.0)})
+    assert pairs[0]["verdict"] == "agrees" and pairs[0]["log2_bits_ratio"] == -1.0
+
+
+@pytest.mark.parametrize("shift, verdict", [(-0.2, "agrees"), (0.0, "tie"), (+0.2, "disagrees")])
+def test_smallest_shift_that_matters_flips_the_pair(shift, verdict):
+    # replicates N(mu, 0.05): the 95% interval is mu +- 0.098; at mu = -0.2 it is wholly below 0, at 0 it
+    # straddles, at +0.2 wholly above
+    pairs = pair_verdicts({"a": RHO["a"], "b": RHO["b"]}, {("a", "b"): _reps(shift, sd=0.05)})
+    assert pairs[0]["verdict"] == verdict
+    assert rho_rate_verdict(pairs) == (PASS if verdict == "agrees" else FAIL)
+
+
+def test_one_disagreeing_pair_fails_the_claim_and_no_pairs_fail_it():
+    ratios = {("a", "b"): _reps(-1.0), ("a", "c"): _reps(+0.5)}
+    assert rho_rate_verdict(pair_verdicts(RHO, ratios)) == FAIL
+    assert rho_rate_verdict([]) == FAIL
+
+
+def test_infinite_replicates_make_a_tie():
+    r = _reps(-1.0)
+    r[1:100] = np.inf   # the target accuracy not reached in 5% of the resamples
+    assert pair_verdicts({"a": RHO["a"], "b": RHO["b"]}, {("a", "b"): r})[0]["verdict"] == "tie"
+
+
+def test_claim_is_computed_from_the_committed_results(monkeypatch, tmp_path):
+    if not cc.RESULTS.is_file():
+        pytest.skip("experiments/results/cifar_feature_rd.json not committed")
+    res = json.loads(cc.RESULTS.read_text())
+    base = cc.rho_vs_bits(True)
+    # make the highest-rho layer need 64x the bits at every level: its pairs can no longer all agree
+    top = max(res["rho"], key=lambda p: res["rho"][p]["rho"])
+    res["points"][top]["groups"]["rate"] = (np.asarray(res["points"][top]["groups"]["rate"]) * 64).tolist()
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(res))
+    monkeypatch.setattr(cc, "RESULTS", path)
+    cc._result.cache_clear()
+    try:
+        mutated = cc.rho_vs_bits(True)
+    finally:
+        cc._result.cache_clear()
+    pb = {(p["higher_rho"], p["lower_rho"]): p["verdict"] for p in base.details["pairs"]}
+    pm = {(p["higher_rho"], p["lower_rho"]): p["verdict"] for p in mutated.details["pairs"]}
+    assert any(pb[k] != pm[k] for k in pb if k[0] == top)
