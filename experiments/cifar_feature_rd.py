@@ -34,6 +34,7 @@ import argparse
 import hashlib
 import io
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -159,9 +160,10 @@ def rho_rows(path: Path = OUT / "cifar_table1.json") -> dict:
 
 
 def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=0, write=True, log=print,
-        max_batches=None):
+        max_batches=None, from_state=False):
     """Bases (cached), then the held-out pass (checkpointed; ``max_batches`` stops early, and the
-    result then covers the random subset of test images done so far: ``n_test_done``)."""
+    result then covers the random subset of test images done so far: ``n_test_done``).
+    ``from_state=True`` only summarises the last checkpoint (no pass; e.g. while a run is going)."""
     import torch
 
     from rdtheory.empirical.water_filling import gaussian_curve
@@ -177,11 +179,16 @@ def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=
                 order="shuffled")
     save, load = _state_io(cache_dir("feature_rd") / f"state-{skey}.npz", POINTS, lv)
     state = load()
-    if state is not None:
-        log(f"resuming at batch {state['batch']}")
-    st = evaluate_channels(split, test, bases, {p: lv[p][1] for p in POINTS}, n_groups=n_groups, seed=seed,
-                           state=state, checkpoint=save, every=1, max_batches=max_batches)
-    save(st)
+    if from_state:
+        if state is None or state["batch"] == 0:
+            raise ValueError("from_state: no checkpoint with a finished batch for these settings; run the pass first")
+        st = state
+    else:
+        if state is not None:
+            log(f"resuming at batch {state['batch']}")
+        st = evaluate_channels(split, test, bases, {p: lv[p][1] for p in POINTS}, n_groups=n_groups, seed=seed,
+                               state=state, checkpoint=save, every=1, max_batches=max_batches)
+        save(st)
     result = {"data": "CIFAR-10 (JPEG q75 re-export)", "weights": WEIGHTS, "n_train": len(train), "n_test": len(test),
               "n_test_done": int(st["counts"].sum()), "batches": [st["batch"], st["n_batches"]],
               "n_groups": n_groups, "seed": seed, "version": VERSION, "counts": st["counts"].tolist(),
@@ -300,9 +307,9 @@ def summarise(result: dict, targets=TARGETS, n_boot: int = 2000, seed: int = 0, 
     cv = curves(result, n_boot, seed)
     q = [(1 - level) / 2, (1 + level) / 2]
 
-    def ci(a):
-        return [float(a[0]), *map(float, np.quantile(a[1:], q, axis=0))] if a.ndim == 1 else \
-               [a[0].tolist(), *np.quantile(a[1:], q, axis=0).tolist()]
+    def ci(a):  # inverted-CDF quantiles: no interpolation, so an inf replicate (target never reached) stays inf
+        qs = np.quantile(a[1:], q, axis=0, method="inverted_cdf")
+        return [float(a[0]), *map(float, qs)] if a.ndim == 1 else [a[0].tolist(), *qs.tolist()]
 
     out = {"clean_accuracy": ci(cv["clean_accuracy"]), "level": level, "n_boot": n_boot, "points": {}}
     for p, c in cv.items():
@@ -314,6 +321,10 @@ def summarise(result: dict, targets=TARGETS, n_boot: int = 2000, seed: int = 0, 
                             "nmse": ci(c["distortion"] / tv), "realised_nmse": ci(c["realised"] / tv),
                             "bits_at": bits}
     return out
+
+
+def _bits(x) -> str:
+    return "not reached" if x is None or not math.isfinite(x) else f"{x:.0f}"
 
 
 def markdown(result: dict) -> str:
@@ -330,7 +341,7 @@ def markdown(result: dict) -> str:
     for p, rec in s["points"].items():
         r = result["rho"].get(p)
         rho = f"{r['rho']:.4f} [{r['low']:.4f}, {r['high']:.4f}]" if r else "-"
-        bits = " | ".join(f"{b[0]:.0f} [{b[1]:.0f}, {b[2]:.0f}]" for b in rec["bits_at"].values())
+        bits = " | ".join(f"{_bits(b[0])} [{_bits(b[1])}, {_bits(b[2])}]" for b in rec["bits_at"].values())
         lines.append(f"| {p} | {result['points'][p]['n_features']} | {rho} | {bits} |")
     lines += ["", "Per point: target rate R_G (train), held-out rate bound, normalised MSE (expected | realised), "
               "top-1:", ""]
@@ -353,6 +364,8 @@ def main(argv=None) -> int:
     ap.add_argument("--groups", type=int, default=N_GROUPS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-batches", type=int, default=None, help="stop after this many test batches (resumable)")
+    ap.add_argument("--from-state", action="store_true",
+                    help="summarise the last checkpoint of these settings without running the pass")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--basis-check", action="store_true",
                     help="only compare the block basis with the full PCA basis at input/layer3 "
@@ -365,7 +378,7 @@ def main(argv=None) -> int:
         print(json.dumps(chk, indent=1))
         return 0
     res = run(a.n_train, a.n_test, tuple(sorted(a.rates)), a.groups, a.seed, write=not a.no_write,
-              max_batches=a.max_batches)
+              max_batches=a.max_batches, from_state=a.from_state)
     print(markdown(res))
     return 0
 

@@ -68,7 +68,8 @@ def pair_verdicts(rho: dict, log_ratio: dict, level: float = LEVEL) -> list[dict
     ``rho[p] = (estimate, low, high)``; ``log_ratio[(a, b)]`` = replicate array of
     :math:`\\log_2(\\text{bits}_a / \\text{bits}_b)` (joint bootstrap; row 0 the estimate).
     A pair ``agrees`` when the ``level`` interval of the ratio (higher-ρ over lower-ρ) lies
-    wholly below 0, ``disagrees`` when wholly above, else ``tie``.
+    wholly below 0, ``disagrees`` when wholly above, else ``tie`` (also when, in some resample,
+    neither layer reaches the target: the ratio is undefined).
     """
     out = []
     q = [(1 - level) / 2, (1 + level) / 2]
@@ -77,12 +78,10 @@ def pair_verdicts(rho: dict, log_ratio: dict, level: float = LEVEL) -> list[dict
         if not rho[hi][1] > rho[lo][2]:
             continue  # rho intervals overlap: no ordering to test
         r = np.asarray(log_ratio[(hi, lo)] if (hi, lo) in log_ratio else -np.asarray(log_ratio[(lo, hi)]), float)
-        finite = r[1:][np.isfinite(r[1:])]
-        if finite.size < 0.99 * (r.size - 1):
-            ci = (math.nan, math.nan)
-            verdict = "tie"
-        else:
-            ci = tuple(float(x) for x in np.quantile(finite, q))
+        if np.isnan(r).any():  # inf/inf: neither layer reaches the target in some resample
+            ci, verdict = (math.nan, math.nan), "tie"
+        else:  # inverted-CDF quantiles keep +-inf (one layer never reaches the target) without interpolating
+            ci = tuple(float(x) for x in np.quantile(r[1:], q, method="inverted_cdf"))
             verdict = "agrees" if ci[1] < 0 else "disagrees" if ci[0] > 0 else "tie"
         out.append({"higher_rho": hi, "lower_rho": lo, "log2_bits_ratio": float(r[0]), "interval": ci,
                     "verdict": verdict})
@@ -92,6 +91,12 @@ def pair_verdicts(rho: dict, log_ratio: dict, level: float = LEVEL) -> list[dict
 def rho_rate_verdict(pairs: list[dict]) -> str:
     """PASS iff there is at least one ρ-ordered pair and every one ``agrees``."""
     return PASS if pairs and all(p["verdict"] == "agrees" for p in pairs) else FAIL
+
+
+def _ci(reps: np.ndarray, q) -> list:
+    """[estimate, low, high] rounded, ``inf`` (target not reached) kept as the string 'not reached'."""
+    vals = [float(reps[0]), *np.quantile(reps[1:], q, method="inverted_cdf")]
+    return [round(float(v), 1) if math.isfinite(v) else "not reached" for v in vals]
 
 
 def _bits_replicates(result: dict, target: float):
@@ -117,17 +122,14 @@ def rho_vs_bits(quick: bool):
         ratios = {(a, b): np.log2(bits[a] / bits[b]) for a in bits for b in bits if a != b}
     pairs = pair_verdicts(rho, ratios)
     q = [(1 - LEVEL) / 2, (1 + LEVEL) / 2]
-    table = {p: {"rho": [round(v, 4) for v in rho[p]],
-                 "bits@75%": [round(float(bits[p][0]), 1), *(round(float(x), 1) for x in np.quantile(bits[p][1:], q))]}
+    table = {p: {"rho": [round(v, 4) for v in rho[p]], f"bits@{100 * TARGET:.0f}%": _ci(bits[p], q)}
              for p in sorted(rho, key=lambda p: rho[p][0])}
     agree = sum(p["verdict"] == "agrees" for p in pairs)
     measured = (f"{agree}/{len(pairs)} rho-ordered pairs agree; "
                 + "; ".join(f"{p['higher_rho']} vs {p['lower_rho']}: {p['verdict']} (log2 ratio "
                             f"{p['log2_bits_ratio']:+.2f} [{p['interval'][0]:+.2f}, {p['interval'][1]:+.2f}])"
                             for p in pairs))
-    others = {f"{t:.2f}": {p: [round(float(v), 1) for v in rec["bits_at"][f"{t:.2f}"]]
-                           for p, rec in res["summary"]["points"].items()} for t in (0.70, 0.80)
-              if f"{t:.2f}" in next(iter(res["summary"]["points"].values()))["bits_at"]}
+    others = {f"{t:.2f}": {p: _ci(b, q) for p, b in _bits_replicates(res, t).items()} for t in (0.70, 0.80)}
     return make(cid, expected="every rho-ordered pair: higher rho -> fewer bits (ratio interval below 0)",
                 measured=measured, tolerance=f"{100 * LEVEL:.0f}% joint group-bootstrap intervals",
                 tolerance_why=(

@@ -74,3 +74,12 @@ def test_claim_is_computed_from_the_committed_results(monkeypatch, tmp_path):
     pb = {(p["higher_rho"], p["lower_rho"]): p["verdict"] for p in base.details["pairs"]}
     pm = {(p["higher_rho"], p["lower_rho"]): p["verdict"] for p in mutated.details["pairs"]}
     assert any(pb[k] != pm[k] for k in pb if k[0] == top)
+
+
+def test_undefined_ratio_is_a_tie_and_one_sided_infinity_keeps_its_sign():
+    r = _reps(-1.0)
+    r[5] = np.nan      # both layers never reach the target in one resample
+    assert pair_verdicts({"a": RHO["a"], "b": RHO["b"]}, {("a", "b"): r})[0]["verdict"] == "tie"
+    r = _reps(-1.0)
+    r[1:1000] = -np.inf  # the lower-rho layer never reaches the target in half the resamples: still below 0
+    assert pair_verdicts({"a": RHO["a"], "b": RHO["b"]}, {("a", "b"): r})[0]["verdict"] == "agrees"
