@@ -89,7 +89,7 @@ def load_inputs(n_train, n_test):
     return train, test, load_pretrained_cifar_resnet(weights_path), _sha(data_path), _sha(weights_path)
 
 
-def bases_for(split, train, key: str, log):
+def bases_for(split, train, key: str, log, points=POINTS, flat=()):
     """Fitted bases per point from the cache, or one pass over ``train`` (then cached)."""
     from rdtheory.empirical.water_filling import BlockBasis
     from rdtheory.vision.feature_rd import fit_bases
@@ -98,14 +98,14 @@ def bases_for(split, train, key: str, log):
     if path.exists():
         with np.load(path) as z:
             out = {}
-            for p in POINTS:
+            for p in points:
                 b = BlockBasis(tuple(z[f"{p}/shape"]))
                 b.n, b.mean, b.rotations, b.variances = int(z[f"{p}/n"]), z[f"{p}/mean"], z[f"{p}/rot"], z[f"{p}/var"]
                 out[p] = b
         log(f"bases from {path}")
         return out
     t0 = time.time()
-    bases = fit_bases(split, train, POINTS)
+    bases = fit_bases(split, train, points, flat=flat)
     log(f"bases fitted on {len(train)} training images in {time.time() - t0:.0f} s")
     arrays = {}
     for p, b in bases.items():
@@ -160,10 +160,12 @@ def rho_rows(path: Path = OUT / "cifar_table1.json") -> dict:
 
 
 def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=0, write=True, log=print,
-        max_batches=None, from_state=False):
+        max_batches=None, from_state=False, points=POINTS, flat=(), tag=""):
     """Bases (cached), then the held-out pass (checkpointed; ``max_batches`` stops early, and the
     result then covers the random subset of test images done so far: ``n_test_done``).
-    ``from_state=True`` only summarises the last checkpoint (no pass; e.g. while a run is going)."""
+    ``from_state=True`` only summarises the last checkpoint (no pass; e.g. while a run is going).
+    ``points`` / ``flat`` (points with the full PCA basis) / ``tag`` (suffix of the output files) run a
+    variant, e.g. layer3 with its full PCA basis."""
     import torch
 
     from rdtheory.empirical.water_filling import gaussian_curve
@@ -172,12 +174,14 @@ def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=
     torch.set_num_threads(1)
     train, test, model, data_sha, weights_sha = load_inputs(n_train, n_test)
     split = split_cifar_resnet(model)
-    bkey = _key(version=VERSION, data=data_sha, weights=weights_sha, n_train=len(train), points=POINTS)
-    bases = bases_for(split, train, bkey, log)
+    points, flat = tuple(points), tuple(flat)
+    spec = dict(version=VERSION, data=data_sha, weights=weights_sha, n_train=len(train), points=points)
+    bkey = _key(**spec, **({"flat": flat} if flat else {}))
+    bases = bases_for(split, train, bkey, log, points, flat)
     lv = levels_for(bases, rates)
-    skey = _key(bases=bkey, n_test=len(test), rates=[list(lv[p][0]) for p in POINTS], groups=n_groups, seed=seed,
+    skey = _key(bases=bkey, n_test=len(test), rates=[list(lv[p][0]) for p in points], groups=n_groups, seed=seed,
                 order="shuffled")
-    save, load = _state_io(cache_dir("feature_rd") / f"state-{skey}.npz", POINTS, lv)
+    save, load = _state_io(cache_dir("feature_rd") / f"state-{skey}.npz", points, lv)
     state = load()
     if from_state:
         if state is None or state["batch"] == 0:
@@ -186,14 +190,14 @@ def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=
     else:
         if state is not None:
             log(f"resuming at batch {state['batch']}")
-        st = evaluate_channels(split, test, bases, {p: lv[p][1] for p in POINTS}, n_groups=n_groups, seed=seed,
+        st = evaluate_channels(split, test, bases, {p: lv[p][1] for p in points}, n_groups=n_groups, seed=seed,
                                state=state, checkpoint=save, every=1, max_batches=max_batches)
         save(st)
     result = {"data": "CIFAR-10 (JPEG q75 re-export)", "weights": WEIGHTS, "n_train": len(train), "n_test": len(test),
               "n_test_done": int(st["counts"].sum()), "batches": [st["batch"], st["n_batches"]],
               "n_groups": n_groups, "seed": seed, "version": VERSION, "counts": st["counts"].tolist(),
-              "clean_correct": st["clean"].tolist(), "rho": rho_rows(), "points": {}}
-    for p in POINTS:
+              "clean_correct": st["clean"].tolist(), "rho": rho_rows(), "flat": list(flat), "points": {}}
+    for p in points:
         b, (r, th) = bases[p], lv[p]
         rg, dg = gaussian_curve(b.variances, th)
         result["points"][p] = {
@@ -204,8 +208,8 @@ def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=
             "groups": {f: np.round(st["sums"][p][f], 6).tolist() for f in st["sums"][p]}}
     result["summary"] = summarise(result)
     if write:
-        atomic_write_json(OUT / "cifar_feature_rd.json", result)
-        atomic_write_text(OUT / "cifar_feature_rd.md", markdown(result))
+        atomic_write_json(OUT / f"cifar_feature_rd{tag}.json", result)
+        atomic_write_text(OUT / f"cifar_feature_rd{tag}.md", markdown(result))
     return result
 
 
@@ -244,6 +248,20 @@ def basis_check(points=("input", "layer3"), n_fit=10000, n_eval=5000, rates=tupl
         tv = float(kinds["block"][p].variances.sum())
         out["points"][p] = {k: {"bits": (acc[k][p][0] / len(ev)).tolist(), "nmse": (acc[k][p][1] / len(ev) / tv).tolist()}
                             for k in kinds}
+    return out
+
+
+def basis_ratios(chk: dict) -> dict:
+    """Per point: [(nmse, block bits, full-PCA bits at the same held-out nmse, ratio)] at the block basis's
+    levels (log-log interpolation of the PCA curve; levels outside its range are left out)."""
+    out = {}
+    for p, d in chk["points"].items():
+        nb, bb = np.asarray(d["block"]["nmse"]), np.asarray(d["block"]["bits"])
+        npc, bp = np.asarray(d["pca"]["nmse"])[::-1], np.asarray(d["pca"]["bits"])[::-1]
+        ok = (nb >= npc[0]) & (nb <= npc[-1])
+        pca = np.exp(np.interp(np.log(nb[ok]), np.log(npc), np.log(bp)))
+        out[p] = [[round(float(a), 5), round(float(b), 1), round(float(c), 1), round(float(b / c), 3)]
+                  for a, b, c in zip(nb[ok], bb[ok], pca)]
     return out
 
 
@@ -336,8 +354,8 @@ def markdown(result: dict) -> str:
              "Bits per image of the water-filling channel (an upper bound on R(D) of the features at its MSE) "
              "needed to keep top-1 at the target, next to rho (training split, bias-corrected):", "",
              "| point | features | rho [95%] | " + " | ".join(f"bits @ {t} top-1 [95%]" for t in
-                                                          s["points"]["input"]["bits_at"]) + " |",
-             "|---|---|---|" + "---|" * len(s["points"]["input"]["bits_at"])]
+                                                          next(iter(s["points"].values()))["bits_at"]) + " |",
+             "|---|---|---|" + "---|" * len(next(iter(s["points"].values()))["bits_at"])]
     for p, rec in s["points"].items():
         r = result["rho"].get(p)
         rho = f"{r['rho']:.4f} [{r['low']:.4f}, {r['high']:.4f}]" if r else "-"
@@ -353,6 +371,16 @@ def markdown(result: dict) -> str:
                          f"{100 * rec['accuracy'][0][t]:.2f} [{100 * rec['accuracy'][1][t]:.2f}, "
                          f"{100 * rec['accuracy'][2][t]:.2f}] |")
         lines.append("")
+    basis = OUT / "cifar_feature_rd_basis.json"
+    if basis.is_file():
+        chk = json.loads(basis.read_text())
+        lines += ["## Basis check: block (DCT + channel PCA) vs full PCA", "",
+                  f"Both fitted on {chk['n_fit']:,} training images, scored on {chk['n_eval']:,} test images "
+                  "(held-out rate bound); bits per image at the same normalised MSE:", "",
+                  "| point | NMSE | block bits | PCA bits | block / PCA |", "|---|---|---|---|---|"]
+        for p, rows in basis_ratios(chk).items():
+            lines += [f"| {p} | {a:.4g} | {b:.0f} | {c:.0f} | {r:.2f} |" for a, b, c, r in rows]
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -364,6 +392,9 @@ def main(argv=None) -> int:
     ap.add_argument("--groups", type=int, default=N_GROUPS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-batches", type=int, default=None, help="stop after this many test batches (resumable)")
+    ap.add_argument("--points", nargs="+", default=list(POINTS), help="cut points to code")
+    ap.add_argument("--flat", nargs="*", default=[], help="points coded in their full PCA basis (F^2 memory)")
+    ap.add_argument("--tag", default="", help="suffix of the output files (e.g. _layer3_pca)")
     ap.add_argument("--from-state", action="store_true",
                     help="summarise the last checkpoint of these settings without running the pass")
     ap.add_argument("--no-write", action="store_true")
@@ -378,7 +409,7 @@ def main(argv=None) -> int:
         print(json.dumps(chk, indent=1))
         return 0
     res = run(a.n_train, a.n_test, tuple(sorted(a.rates)), a.groups, a.seed, write=not a.no_write,
-              max_batches=a.max_batches, from_state=a.from_state)
+              max_batches=a.max_batches, from_state=a.from_state, points=a.points, flat=a.flat, tag=a.tag)
     print(markdown(res))
     return 0
 

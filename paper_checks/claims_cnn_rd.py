@@ -93,6 +93,13 @@ def rho_rate_verdict(pairs: list[dict]) -> str:
     return PASS if pairs and all(p["verdict"] == "agrees" for p in pairs) else FAIL
 
 
+def _spearman(a, b) -> float:
+    """Spearman rank correlation of the point estimates (-1: higher rho, fewer bits at every rank)."""
+    from scipy import stats
+
+    return round(float(stats.spearmanr(a, b).statistic), 3)
+
+
 def _ci(reps: np.ndarray, q) -> list:
     """[estimate, low, high] rounded, ``inf`` (target not reached) kept as the string 'not reached'."""
     vals = [float(reps[0]), *np.quantile(reps[1:], q, method="inverted_cdf")]
@@ -144,6 +151,7 @@ def rho_vs_bits(quick: bool):
                         if quick else "")),
                 status=rho_rate_verdict(pairs),
                 details={"by_rho": table, "pairs": pairs, "other_targets_bits": others,
+                         "spearman_rho_vs_bits": _spearman([rho[p][0] for p in rho], [bits[p][0] for p in rho]),
                          "clean_accuracy": res["summary"]["clean_accuracy"],
                          "n_train": res["n_train"], "n_test": res["n_test"]})
 

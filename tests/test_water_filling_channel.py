@@ -115,3 +115,12 @@ def test_flat_block_basis_is_pca():
 def test_bad_input_is_a_clear_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_flat_inverse_skips_zero_columns_exactly():
+    rng = np.random.default_rng(5)
+    b = BlockBasis((6, 1, 1)).update(rng.normal(size=(500, 6, 1, 1)) * np.arange(1, 7)[:, None, None]).fit()
+    c = rng.normal(size=(4, 6))
+    c[:, [0, 2, 3]] = 0.0
+    full = b.rotations[0] @ c.T + b.mean[0][:, None]
+    assert np.allclose(b.inverse(c)[:, :, 0, 0], full.T, atol=1e-12)

@@ -223,7 +223,11 @@ class BlockBasis:
         hw, ch = self.mean.shape
         if c.ndim != 2 or c.shape[1] != hw * ch:
             raise ValueError(f"coeffs must be (n, {hw * ch}); got shape {c.shape}")
-        cf = c.reshape(c.shape[0], hw, ch).transpose(1, 0, 2)
-        y = np.matmul(cf, self.rotations.transpose(0, 2, 1).astype(c.dtype)).transpose(1, 0, 2)
+        if hw == 1:  # full PCA: only the columns that are not all zero (a water-filling output has few at low rate)
+            nz = np.flatnonzero(np.any(c != 0, axis=0))
+            y = (c[:, nz] @ self.rotations[0][:, nz].T.astype(c.dtype))[:, None, :]
+        else:
+            cf = c.reshape(c.shape[0], hw, ch).transpose(1, 0, 2)
+            y = np.matmul(cf, self.rotations.transpose(0, 2, 1).astype(c.dtype)).transpose(1, 0, 2)
         y = (y + self.mean.astype(c.dtype)).transpose(0, 2, 1).reshape(c.shape[0], *self.shape)
         return fft.idctn(y, type=2, axes=(2, 3), norm="ortho") if hw > 1 else y
