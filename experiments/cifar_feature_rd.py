@@ -246,8 +246,8 @@ def basis_check(points=("input", "layer3"), n_fit=10000, n_eval=5000, rates=tupl
     out = {"n_fit": n_fit, "n_eval": n_eval, "rates_target": list(rates), "points": {}}
     for p in points:
         tv = float(kinds["block"][p].variances.sum())
-        out["points"][p] = {k: {"bits": (acc[k][p][0] / len(ev)).tolist(), "nmse": (acc[k][p][1] / len(ev) / tv).tolist()}
-                            for k in kinds}
+        out["points"][p] = {k: {"bits": (acc[k][p][0] / len(ev)).tolist(),
+                                "nmse": (acc[k][p][1] / len(ev) / tv).tolist()} for k in kinds}
     return out
 
 
@@ -349,7 +349,8 @@ def markdown(result: dict) -> str:
     s = result["summary"]
     lines = [f"# R(D) of ResNet-20 features vs task accuracy ({result['data']})", "",
              f"Bases on {result['n_train']:,} training images; held-out rate, MSE and top-1 on "
-             f"{result['n_test_done']:,} of {result['n_test']:,} test images ({result['n_groups']} groups, {s['n_boot']} group-bootstrap replicates, "
+             f"{result['n_test_done']:,} of {result['n_test']:,} test images ({result['n_groups']} groups, "
+             f"{s['n_boot']} group-bootstrap replicates, "
              f"{100 * s['level']:.0f}% intervals). Clean top-1: {100 * s['clean_accuracy'][0]:.2f}%.", "",
              "Bits per image of the water-filling channel (an upper bound on R(D) of the features at its MSE) "
              "needed to keep top-1 at the target, next to rho (training split, bias-corrected):", "",
@@ -364,7 +365,8 @@ def markdown(result: dict) -> str:
     lines += ["", "Per point: target rate R_G (train), held-out rate bound, normalised MSE (expected | realised), "
               "top-1:", ""]
     for p, rec in s["points"].items():
-        lines += [f"## {p}", "", "| R_G target | rate [95%] | NMSE | realised NMSE | top-1 [95%] |", "|---|---|---|---|---|"]
+        lines += [f"## {p}", "", "| R_G target | rate [95%] | NMSE | realised NMSE | top-1 [95%] |",
+                  "|---|---|---|---|---|"]
         for t, rt in enumerate(result["points"][p]["rates_target"]):
             lines.append(f"| {rt:g} | {rec['rate'][0][t]:.1f} [{rec['rate'][1][t]:.1f}, {rec['rate'][2][t]:.1f}] | "
                          f"{rec['nmse'][0][t]:.4g} | {rec['realised_nmse'][0][t]:.4g} | "

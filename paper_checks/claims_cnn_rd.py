@@ -110,11 +110,16 @@ def _basis_caveat() -> tuple[str, dict]:
         var = json.loads(LAYER3_PCA.read_text())
         q = [(1 - LEVEL) / 2, (1 + LEVEL) / 2]
         b = _bits_replicates(var, TARGET)
-        extra["full_pca_variant"] = {"n_test_done": var["n_test_done"], "n_train": var["n_train"],
+        rho = {p: (r["rho"], r["low"], r["high"]) for p, r in var["rho"].items() if p in b}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pairs = pair_verdicts(rho, {(x, y): np.log2(b[x] / b[y]) for x in b for y in b if x != y})
+        extra["full_pca_variant"] = {"n_test_done": var["n_test_done"], "n_train": var["n_train"], "pairs": pairs,
                                      **{f"{p} bits@{100 * TARGET:.0f}%": _ci(b[p], q) for p in b}}
         note += (f"Variant with layer3 in its full PCA basis (experiments/results/cifar_feature_rd_layer3_pca.json, "
-                 f"{var['n_test_done']:,} test images): bits at 75% top-1 "
-                 + ", ".join(f"{p} {_ci(b[p], q)[0]}" for p in b) + ". ")
+                 f"bases on {var['n_train']:,} training images, {var['n_test_done']:,} test images): bits at 75% top-1 "
+                 + ", ".join(f"{p} {_ci(b[p], q)}" for p in b) + "; "
+                 + "; ".join(f"{x['higher_rho']} vs {x['lower_rho']}: {x['verdict']}" for x in pairs)
+                 + " (reported, not part of the verdict). ")
     return note, extra
 
 
@@ -167,7 +172,8 @@ def rho_vs_bits(quick: bool):
                 measured=measured, tolerance=f"{100 * LEVEL:.0f}% joint group-bootstrap intervals",
                 tolerance_why=(
                     f"Bits per image at 75% top-1 (clean top-1 {100 * res['summary']['clean_accuracy'][0]:.1f}% on the "
-                    f"{res['n_test_done']:,} test images used, a seeded random subset of the {res['n_test']:,} when the "
+                    f"{res['n_test_done']:,} test images used, a seeded random subset of the {res['n_test']:,} when "
+                    "the "
                     "run was stopped early): first crossing of the held-out accuracy curve, "
                     "linear in log2(rate) between the grid points R_G = 2^(k/2); a pair is decided on the percentile "
                     "interval of log2(bits_hi-rho / bits_lo-rho) over 2,000 resamples of 50 class-balanced test-image "
@@ -193,7 +199,8 @@ def cnn_rd_figure(quick: bool):
 
     res = _result(quick)
     if res is None:
-        raise FigureSkipped("experiments/results/cifar_feature_rd.json missing; run python experiments/cifar_feature_rd.py")
+        raise FigureSkipped("experiments/results/cifar_feature_rd.json missing; "
+                            "run python experiments/cifar_feature_rd.py")
     s = res["summary"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for p, rec in s["points"].items():

@@ -170,7 +170,8 @@ class BlockBasis:
     def __init__(self, shape):
         shape = tuple(int(s) for s in shape)
         if len(shape) != 3 or min(shape) < 1:
-            raise ValueError(f"shape must be (C, H, W) with positive sizes (use (F, 1, 1) for flat features); got {shape}")
+            raise ValueError(f"shape must be (C, H, W) with positive sizes (use (F, 1, 1) for flat features); "
+                             f"got {shape}")
         self.shape = shape
         self.n = 0
         c, h, w = shape

@@ -156,7 +156,8 @@ def evaluate_channels(split, data: ImageArrays, bases: dict[str, BlockBasis], le
         raise ValueError(f"no fitted basis for points {missing}; fit_bases(...) over the same points first")
     levels = {p: np.atleast_1d(np.asarray(levels[p], dtype=np.float64)) for p in points}
     if len(data) < 2 * n_groups:
-        raise ValueError(f"need at least 2 images per group: {len(data)} images for n_groups={n_groups}; lower n_groups")
+        raise ValueError(f"need at least 2 images per group: {len(data)} images for n_groups={n_groups}; "
+                         f"lower n_groups")
     groups = balanced_groups(data.labels, n_groups, seed)
     st = state if state is not None else _new_state(points, levels, n_groups)
     batches = list(iterate_batches(len(data), batch_size, shuffle=True, seed=seed))
