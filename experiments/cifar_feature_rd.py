@@ -27,6 +27,11 @@ per-group sums, so ``paper_checks/claims_cnn_rd.py`` recomputes every interval f
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python experiments/cifar_feature_rd.py [--n-train 50000 --n-test 10000]
+    .venv/bin/python experiments/cifar_feature_rd.py --from-state      # summarise the checkpoint (run going/stopped)
+    .venv/bin/python experiments/cifar_feature_rd.py --basis-check     # block basis vs full PCA at input / layer3
+    # layer3 in its full PCA basis (R_G = 2^(k/2), k = 0..20), next to the pool:
+    .venv/bin/python experiments/cifar_feature_rd.py --points layer3 pool --flat layer3 --n-train 20000 \
+        --tag _layer3_pca --rates $(python -c "print(*[2 ** (k / 2) for k in range(21)])")
 """
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rdtheory._io import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_dir  # noqa: E402
+from rdtheory._io import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_dir, strict_json  # noqa: E402
 
 VERSION = 1
 WEIGHTS = "cifar10-resnet-weights/resnet20-12fca82f.th"
@@ -205,10 +210,12 @@ def run(n_train=None, n_test=None, rates=DEFAULT_RATES, n_groups=N_GROUPS, seed=
             "spectrum": np.sort(b.variances)[::-1].tolist() if b.variances.size <= 64 else
             _spectrum_summary(b.variances), "rates_target": r.tolist(), "theta": th.tolist(),
             "rate_gaussian": rg.tolist(), "distortion_gaussian": dg.tolist(),
-            "groups": {f: np.round(st["sums"][p][f], 6).tolist() for f in st["sums"][p]}}
+            "groups": {f: np.round(st["sums"][p][f], 4).tolist() for f in st["sums"][p]}}
     result["summary"] = summarise(result)
     if write:
-        atomic_write_json(OUT / f"cifar_feature_rd{tag}.json", result)
+        # compact (no indentation): the per-group sums are most of it
+        atomic_write_text(OUT / f"cifar_feature_rd{tag}.json",
+                          json.dumps(strict_json(result), separators=(",", ":"), allow_nan=False) + "\n")
         atomic_write_text(OUT / f"cifar_feature_rd{tag}.md", markdown(result))
     return result
 
