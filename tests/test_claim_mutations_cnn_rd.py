@@ -55,25 +55,55 @@ def test_infinite_replicates_make_a_tie():
     assert pair_verdicts({"a": RHO["a"], "b": RHO["b"]}, {("a", "b"): r})[0]["verdict"] == "tie"
 
 
-def test_claim_is_computed_from_the_committed_results(monkeypatch, tmp_path):
-    if not cc.RESULTS.is_file():
-        pytest.skip("experiments/results/cifar_feature_rd.json not committed")
-    res = json.loads(cc.RESULTS.read_text())
-    base = cc.rho_vs_bits(True)
-    # make the highest-rho layer need 64x the bits at every level: its pairs can no longer all agree
-    top = max(res["rho"], key=lambda p: res["rho"][p]["rho"])
-    res["points"][top]["groups"]["rate"] = (np.asarray(res["points"][top]["groups"]["rate"]) * 64).tolist()
+def _claim_with(monkeypatch, tmp_path, res):
     path = tmp_path / "r.json"
     path.write_text(json.dumps(res))
     monkeypatch.setattr(cc, "RESULTS", path)
     cc._result.cache_clear()
     try:
-        mutated = cc.rho_vs_bits(True)
+        return cc.rho_vs_bits(True)
     finally:
         cc._result.cache_clear()
-    pb = {(p["higher_rho"], p["lower_rho"]): p["verdict"] for p in base.details["pairs"]}
-    pm = {(p["higher_rho"], p["lower_rho"]): p["verdict"] for p in mutated.details["pairs"]}
-    assert any(pb[k] != pm[k] for k in pb if k[0] == top)
+
+
+def _pairs(rec):
+    return {(p["higher_rho"], p["lower_rho"]): p for p in rec.details["pairs"]}
+
+
+def _scaled(res, point, factor):
+    out = json.loads(json.dumps(res))
+    out["points"][point]["groups"]["rate"] = (np.asarray(out["points"][point]["groups"]["rate"]) * factor).tolist()
+    return out
+
+
+def test_claim_is_computed_from_the_committed_results(monkeypatch, tmp_path):
+    # scaling one layer's rates by k shifts log2(bits ratio) by exactly log2 k (interpolation in log2 rate), so
+    # the smallest change that flips a pair is known: move the first pair that does not agree just past 0 (it
+    # must agree), and just short of it (it must not)
+    if not cc.RESULTS.is_file():
+        pytest.skip("experiments/results/cifar_feature_rd.json not committed")
+    cc._result.cache_clear()
+    res = json.loads(cc.RESULTS.read_text())
+    base = cc.rho_vs_bits(True)
+    pairs = _pairs(base)
+    bad = [k for k, p in pairs.items() if p["verdict"] != "agrees"]
+    if not bad:  # all agree: make the best pair disagree instead
+        key = min(pairs, key=lambda k: pairs[k]["interval"][1])
+        low = pairs[key]["interval"][0]
+        for eps, expect in ((0.02, "disagrees"), (-0.02, "tie")):
+            # multiply the higher-rho layer's rates by 2^(eps - low): the ratio's interval moves to [eps, ...]
+            rec = _claim_with(monkeypatch, tmp_path, _scaled(res, key[0], 2.0 ** (eps - low)))
+            assert _pairs(rec)[key]["verdict"] == expect and rec.status == FAIL
+        return
+    key = bad[0]
+    high = pairs[key]["interval"][1]
+    assert base.status == FAIL
+    just_past = _claim_with(monkeypatch, tmp_path, _scaled(res, key[0], 2.0 ** (-(high + 0.02))))
+    assert _pairs(just_past)[key]["verdict"] == "agrees"
+    if len(bad) == 1:
+        assert just_past.status == PASS   # the only failing pair fixed, the others unchanged or helped
+    short = _claim_with(monkeypatch, tmp_path, _scaled(res, key[0], 2.0 ** (-(high - 0.02))))
+    assert _pairs(short)[key]["verdict"] != "agrees" and short.status == FAIL
 
 
 def test_undefined_ratio_is_a_tie_and_one_sided_infinity_keeps_its_sign():
