@@ -202,7 +202,7 @@ def cnn_rd_figure(quick: bool):
         raise FigureSkipped("experiments/results/cifar_feature_rd.json missing; "
                             "run python experiments/cifar_feature_rd.py")
     s = res["summary"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 5.4))
     for p, rec in s["points"].items():
         r = res["rho"].get(p)
         lab = f"{p} ({res['points'][p]['n_features']}-d)" + (f", rho={r['rho']:.3f}" if r else "")
@@ -223,9 +223,9 @@ def cnn_rd_figure(quick: bool):
     ax1.axhline(100 * TARGET, color="grey", lw=0.8, ls="--", label=f"{100 * TARGET:.0f}% (claim)")
     ax1.set(xscale="log", xlabel="rate of the water-filling channel (bits / image, held-out)", ylabel="top-1 (%)",
             title=f"ResNet-20, CIFAR-10 (JPEG q75 re-export), {res['n_test_done']:,} test images")
-    ax1.legend(fontsize=7, loc="upper left")
+    ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     ax2.set(xscale="log", yscale="log", xlabel="MSE / total variance of the layer", ylabel="bits / image",
             title="R_G(D) (line) and held-out bound (points, 95%)")
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     fig.tight_layout()
     return fig
