@@ -124,3 +124,12 @@ def test_flat_inverse_skips_zero_columns_exactly():
     c[:, [0, 2, 3]] = 0.0
     full = b.rotations[0] @ c.T + b.mean[0][:, None]
     assert np.allclose(b.inverse(c)[:, :, 0, 0], full.T, atol=1e-12)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from rdtheory.empirical import water_filling
+
+    res = doctest.testmod(water_filling)
+    assert res.attempted >= 3 and res.failed == 0
