@@ -79,11 +79,12 @@ def _run_base(cfg):
     return run(cfg, progress=False, refit_head_epochs=2)
 
 
-def enh_chain(base: str | None, name: str) -> list[dict]:
+def enh_chain(base: str | None, name: str, context_model: bool = False) -> list[dict]:
     from rdtheory.codecs.enhancement import EnhancementConfig, run_enhancement
     out, prev = [], None
     for lm in LAMBDAS_ENH:
-        cfg = EnhancementConfig(base=base, lmbda=lm, epochs=FIRST_EPOCHS, out_dir=str(CK / name / f"lmbda={lm:g}"))
+        cfg = EnhancementConfig(base=base, lmbda=lm, epochs=FIRST_EPOCHS, out_dir=str(CK / name / f"lmbda={lm:g}"),
+                                context_model=context_model)
         if prev is not None:
             cfg = dataclasses.replace(cfg, epochs=WARM_EPOCHS, init_from=str(Path(prev) / "model.pt"))
         out.append(run_enhancement(cfg))
@@ -109,7 +110,8 @@ def write_summary() -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--stage", choices=("base", "enh", "summary"), required=True)
+    ap.add_argument("--stage", choices=("base", "enh", "ctx", "summary"), required=True,
+                    help="ctx: the standalone image codec with the autoregressive context model (Fig. 14)")
     ap.add_argument("--betas", default=",".join(f"{b:g}" for b in BETAS))
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -119,6 +121,8 @@ def main(argv=None) -> None:
         run_bases(betas)
     elif args.stage == "enh":
         run_enh(betas)
+    elif args.stage == "ctx":
+        enh_chain(None, "standalone-ctx", context_model=True)
     write_summary()
 
 

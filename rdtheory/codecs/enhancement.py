@@ -15,8 +15,8 @@ enhancement's streams, one pair per image) and reports the total rate and the PS
 decoded reconstruction; the slides' comparison is PSNR at *total* rate (base + enhancement).
 
 With ``base=None`` the same loop trains a **standalone** image codec (no side information):
-an :class:`EnhancementCodec` is not used then but :func:`~rdtheory.codecs.direct.full_input_codec`
-of the same size, the slides' "standalone method with no side-information".
+an :class:`EnhancementCodec` is not used then but the full-input ``DirectCodec(3, 3)`` of the
+same size, the slides' "standalone method with no side-information".
 
 References
 ----------
@@ -41,7 +41,7 @@ from torch import nn
 from .._io import atomic_write_json
 from .._training import cosine, fit, load_checkpoint, progress_bar, shuffled_batches
 from ..vision.paths import portable_path, repo_path
-from .direct import full_input_codec
+from .direct import DirectCodec
 from .hyperprior import positive_float, stream_bits
 from .losses import rate_bits
 from .scalable import EnhancementCodec
@@ -57,7 +57,8 @@ class EnhancementConfig:
     ``base``: the frozen base layer's ``model.pt`` (portable path), or None for a standalone
     image codec; ``lmbda``: λ_e (bpp per unit of normalised-input MSE); codec size as in
     :class:`~rdtheory.codecs.config.CodecConfig`; data from ``task``/``data_dir``/``train_n``/``test_n``
-    (the base's own config when a base is given). ``init_from``: a ``model.pt`` of this kind to
+    (the base's own config when a base is given); ``context_model``: the standalone codec with the
+    autoregressive context model of Fig. 14 (:mod:`rdtheory.codecs.context`). ``init_from``: a ``model.pt`` of this kind to
     start from (a λ chain).
     """
 
@@ -73,6 +74,7 @@ class EnhancementConfig:
     latent_downsample: int = 4
     quant_step: float = 0.05
     hyper_channels: int = 32
+    context_model: bool = False
     epochs: int = 4
     batch_size: int = 64
     lr: float = 5e-3
@@ -93,6 +95,8 @@ class EnhancementConfig:
         d = dataclasses.asdict(self)
         for k in ("base", "init_from", "out_dir", "data_dir", "weights"):
             d[k] = portable_path(d[k])
+        if not d["context_model"]:  # absent = False: records written before the field existed still match
+            del d["context_model"]
         return d
 
     def codec_config(self):
@@ -107,7 +111,9 @@ def make_codec(cfg: EnhancementConfig, base_channels: int | None) -> nn.Module:
     kw = dict(latent_channels=cfg.latent_channels, channels=cfg.channels, latent_downsample=cfg.latent_downsample,
               quant_step=cfg.quant_step, hyper_channels=cfg.hyper_channels)
     if base_channels is None:
-        return full_input_codec(3, **kw)
+        return DirectCodec(3, 3, out_downsample=1, context_model=cfg.context_model, **kw)
+    if cfg.context_model:
+        raise ValueError("context_model=True is only available for the standalone codec (base=None)")
     return EnhancementCodec(base_channels, **kw)
 
 
