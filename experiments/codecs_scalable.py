@@ -104,8 +104,121 @@ def run_enh(betas, wait_s: float = 30.0) -> None:
         todo.remove(ready[0])
 
 
-def write_summary() -> None:
-    pass  # filled in below
+def reward_share(result: dict) -> float | None:
+    """β·MSE / (R + λD) over the last training epoch of a base run (β·MSE = loss − R − λD): the
+    reconstruction reward's scale relative to the rest of the loss, at convergence."""
+    h = result.get("train_history") or []
+    if not h:
+        return None
+    last, lmbda = h[-1], result["config"]["lmbda"]
+    rd = last["train_rate_bpp"] + lmbda * last["train_distortion"]
+    return (last["train_loss"] - rd) / rd
+
+
+def collect(root=CK) -> dict:
+    """Every finished run under ``root``: ``{"base": {β: [...]}, "enh": {β: [...]}, "standalone": [...],
+    "standalone-ctx": [...]}``, points sorted by rate (the checkpoints folder is the source of truth)."""
+    out = {"base": {}, "enh": {}, "standalone": [], "standalone-ctx": []}
+    for f in sorted(Path(root).glob("*/lmbda=*/result.json")):
+        r, sweep = json.loads(f.read_text()), f.parent.parent.name
+        lm = float(f.parent.name.split("=")[1])
+        if sweep.startswith("base-beta"):
+            out["base"].setdefault(float(sweep[9:]), []).append(
+                {"lmbda": lm, "bpp": r["bpp"], "bpp_estimate": r["bpp_estimate"], "accuracy": r["accuracy"],
+                 "psnr_db": r["psnr_db"], "n": r["n"], "reward_share": reward_share(r)})
+        elif "bpp_total" in r:
+            pt = {k: r[k] for k in ("bpp_base", "bpp_enhancement", "bpp_total", "bpp_estimate_enhancement",
+                                    "psnr_db", "n")} | {"lmbda": lm}
+            if sweep.startswith("enh-beta"):
+                out["enh"].setdefault(float(sweep[8:]), []).append(pt)
+            elif sweep in out:
+                out[sweep].append(pt)
+    for group in (out["base"], out["enh"]):
+        for b in group:
+            group[b].sort(key=lambda p: p.get("bpp", p.get("bpp_total")))
+    for k in ("standalone", "standalone-ctx"):
+        out[k].sort(key=lambda p: p["bpp_total"])
+    return out
+
+
+def _front(points, rate_key, metric_key, scale=1.0):
+    from rdtheory.metrics import pareto_front
+    rates = [p[rate_key] for p in points]
+    metrics = [scale * p[metric_key] for p in points]
+    idx = pareto_front(rates, metrics) if len(points) else []
+    return [rates[i] for i in idx], [metrics[i] for i in idx]
+
+
+def bd_rows(curves: dict, anchor: str) -> list[dict]:
+    """:func:`rdtheory.metrics.bd_table` (PCHIP) over each curve's Pareto front; curves with < 2 front
+    points are left out (noted)."""
+    from rdtheory.metrics import bd_table
+    ok = {k: v for k, v in curves.items() if len(v[0]) >= 2}
+    if anchor not in ok:
+        return []
+    rows = bd_table(ok, anchor, method="pchip")
+    return rows + [{"curve": k, "anchor": anchor, "note": "fewer than 2 Pareto points"} for k in curves if k not in ok]
+
+
+def summarize(results: dict) -> dict:
+    """Curves and the three BD comparisons of the slides: (i) base task (top-1 % vs bpp) with β vs β = 0,
+    (ii) PSNR of the base alone (G_a(Ŷ_b)) vs base bpp, with β vs β = 0, (iii) PSNR at total rate of the
+    scalable pair with β vs the β = 0 pair and vs the standalone codec."""
+    base, enh = results["base"], results["enh"]
+    task = {f"beta={b:g}": _front(p, "bpp", "accuracy", 100.0) for b, p in sorted(base.items())}
+    psnr = {f"beta={b:g}": _front(p, "bpp", "psnr_db") for b, p in sorted(base.items())}
+    total = {f"beta={b:g}": _front(p, "bpp_total", "psnr_db") for b, p in sorted(enh.items())}
+    total["standalone"] = _front(results["standalone"], "bpp_total", "psnr_db")
+    if results["standalone-ctx"]:
+        total["standalone-ctx"] = _front(results["standalone-ctx"], "bpp_total", "psnr_db")
+    return {"results": {"base": {f"{b:g}": v for b, v in base.items()}, "enh": {f"{b:g}": v for b, v in enh.items()},
+                        "standalone": results["standalone"], "standalone-ctx": results["standalone-ctx"]},
+            "bd": {"i_base_task": bd_rows(task, "beta=0"), "ii_base_psnr": bd_rows(psnr, "beta=0"),
+                   "iii_total_vs_beta0": bd_rows({k: v for k, v in total.items() if k.startswith("beta")}, "beta=0"),
+                   "iii_total_vs_standalone": bd_rows(total, "standalone")},
+            "protocol": {"train_n": 5000, "test_n": 2000, "first_epochs": FIRST_EPOCHS, "warm_epochs": WARM_EPOCHS,
+                         "lambdas_base": LAMBDAS_BASE, "lambdas_enh": LAMBDAS_ENH,
+                         "lambda_base_for_enh": LAMBDA_BASE_FOR_ENH, "betas": sorted(base)}}
+
+
+def _md(summary: dict) -> str:
+    from rdtheory.metrics import format_bd_table
+    r = summary["results"]
+    lines = ["# Scalable pair (slides Figs. 3–5) on CIFAR-10 / ResNet-20", "",
+             "Base: direct codec at layer2, supervised (CE), reward β·MSE(G_a(Ŷ_b), X); enhancement on the frozen "
+             f"base at λ_b = {LAMBDA_BASE_FOR_ENH:g}. Rates from real bitstreams (one latent + one side stream per "
+             "image and layer, flush included); 2,000 test images. `python experiments/codecs_scalable.py`.", "",
+             "## Base layer", "", "| β | λ_b | bpp | top-1 % | PSNR of G_a(Ŷ_b) dB | β·MSE / (R + λD) |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for b, pts in sorted(r["base"].items(), key=lambda kv: float(kv[0])):
+        for p in pts:
+            share = "—" if p["reward_share"] is None else f"{p['reward_share']:.3g}"
+            lines.append(f"| {b} | {p['lmbda']:g} | {p['bpp']:.3f} | {100 * p['accuracy']:.1f} | {p['psnr_db']:.2f} | "
+                         f"{share} |")
+    lines += ["", "## Enhancement (PSNR at total rate) and standalone", "",
+              "| codec | λ_e | bpp base | bpp enhancement | bpp total | PSNR dB |", "|---|---:|---:|---:|---:|---:|"]
+    rows = [(f"scalable β={b}", p) for b, pts in sorted(r["enh"].items(), key=lambda kv: float(kv[0])) for p in pts]
+    rows += [("standalone", p) for p in r["standalone"]] + [("standalone + context model", p)
+                                                             for p in r["standalone-ctx"]]
+    for name, p in rows:
+        lines.append(f"| {name} | {p['lmbda']:g} | {p['bpp_base']:.3f} | {p['bpp_enhancement']:.3f} | "
+                     f"{p['bpp_total']:.3f} | {p['psnr_db']:.2f} |")
+    labels = {"i_base_task": ("(i) base task vs β = 0", "top-1 %"), "ii_base_psnr": ("(ii) base alone vs β = 0", "PSNR dB"),
+              "iii_total_vs_beta0": ("(iii) scalable pair vs the β = 0 pair", "PSNR dB"),
+              "iii_total_vs_standalone": ("(iii) vs the standalone codec", "PSNR dB")}
+    for key, (title, metric) in labels.items():
+        rows = [x for x in summary["bd"][key] if "bd_rate_percent" in x]
+        lines += ["", f"## BD {title} (PCHIP over Pareto fronts)", "",
+                  format_bd_table(rows, metric_label=metric, rate_label="bpp") if rows else "(no curves yet)"]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary() -> dict:
+    from rdtheory._io import atomic_write_json, atomic_write_text
+    s = summarize(collect(ROOT / CK))
+    atomic_write_json(ROOT / OUT.with_suffix(".json"), s)
+    atomic_write_text(ROOT / OUT.with_suffix(".md"), _md(s))
+    return s
 
 
 def main(argv=None) -> None:
