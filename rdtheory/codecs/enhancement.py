@@ -246,38 +246,47 @@ def psnr_db(mse: float, peak: float = 1.0) -> float:
 
 
 @torch.no_grad()
-def evaluate_enhancement(codec: nn.Module, cfg: EnhancementConfig, x: torch.Tensor, *, batch_size: int = 100) -> dict:
+def evaluate_enhancement(codec: nn.Module, cfg: EnhancementConfig, x: torch.Tensor, *, batch_size: int = 100,
+                         per_image: bool = False) -> dict:
     """Real bitstreams over ``x``: base streams (when there is a base) + this layer's streams per image.
 
     Returns ``bpp_base``, ``bpp_enhancement``, ``bpp_total`` (one latent and one side stream per
     image per layer, flush included), ``bpp_estimate_enhancement``, ``psnr_db`` of the decoded
     reconstruction (pixels clamped to [0, 1], pooled MSE), ``decode_max_abs_diff`` (decoded vs
-    eval-mode forward output), ``n``.
+    eval-mode forward output), ``n``; with ``per_image=True`` also ``bits_per_image`` (both layers) and
+    ``mse_per_image`` (pixels in [0, 1]): what a sampling interval on a subset needs.
     """
     from .tasks import TASKS
     to_pixels = TASKS[cfg.task].to_pixels
     base = load_base(cfg.base, x[:2])[0] if cfg.base is not None else None
     bits_b, bits_e, est, sq, n_px, diff = 0, 0, 0.0, 0.0, 0, 0.0
+    each_bits, each_mse = [], []
     for s in range(0, len(x), batch_size):
         xb = x[s:s + batch_size]
-        cond = None
+        cond, sizes_b = None, [0] * len(xb)
         if base is not None:
             comp_b = base.system.codec.compress(xb)
-            bits_b += sum(stream_bits(comp_b))
+            sizes_b = stream_bits(comp_b)
+            bits_b += sum(sizes_b)
             dec_b = base.system.codec.decompress(comp_b["strings"], comp_b["shape"])
             cond = dec_b["z_hat"] * base.system.codec.quant_step
         comp = codec.compress(xb, cond) if cond is not None else codec.compress(xb)
-        bits_e += sum(stream_bits(comp))
+        sizes_e = stream_bits(comp)
+        bits_e += sum(sizes_e)
+        each_bits += [a + b for a, b in zip(sizes_b, sizes_e)]
         dec = codec.decompress(comp["strings"], comp["shape"], cond) if cond is not None else \
             codec.decompress(comp["strings"], comp["shape"])
         fwd = codec(xb, cond) if cond is not None else codec(xb)
         est += float(rate_bits(fwd["likelihoods"]))
         diff = max(diff, float((dec["output"] - fwd["output"]).abs().max()))
         rec = to_pixels(dec["output"]).clamp(0, 1)
-        sq += float((rec - to_pixels(xb)).pow(2).sum())
+        err = (rec - to_pixels(xb)).pow(2)
+        sq += float(err.sum())
         n_px += rec.numel()
+        each_mse += err.flatten(1).mean(1).tolist()
     px = len(x) * x.shape[-2] * x.shape[-1]
-    return {"bpp_base": bits_b / px, "bpp_enhancement": bits_e / px, "bpp_total": (bits_b + bits_e) / px,
+    extra = {"bits_per_image": each_bits, "mse_per_image": each_mse} if per_image else {}
+    return extra | {"bpp_base": bits_b / px, "bpp_enhancement": bits_e / px, "bpp_total": (bits_b + bits_e) / px,
             "bpp_estimate_enhancement": est / px, "psnr_db": psnr_db(sq / n_px), "decode_max_abs_diff": diff,
             "n": len(x)}
 
