@@ -79,10 +79,10 @@ def _run_base(cfg):
     return run(cfg, progress=False, refit_head_epochs=2)
 
 
-def enh_chain(base: str | None, name: str, context_model: bool = False) -> list[dict]:
+def enh_chain(base: str | None, name: str, context_model: bool = False, lmbdas=LAMBDAS_ENH) -> list[dict]:
     from rdtheory.codecs.enhancement import EnhancementConfig, run_enhancement
     out, prev = [], None
-    for lm in LAMBDAS_ENH:
+    for lm in lmbdas:
         cfg = EnhancementConfig(base=base, lmbda=lm, epochs=FIRST_EPOCHS, out_dir=str(CK / name / f"lmbda={lm:g}"),
                                 context_model=context_model)
         if prev is not None:
@@ -92,15 +92,18 @@ def enh_chain(base: str | None, name: str, context_model: bool = False) -> list[
     return out
 
 
-def run_enh(betas, wait_s: float = 30.0) -> None:
-    enh_chain(None, "standalone")
+def run_enh(betas, wait_s: float = 30.0, standalone: bool = True, lmbdas=LAMBDAS_ENH) -> None:
+    """The standalone chain (unless ``standalone=False``), then the enhancement chain of each β as soon as
+    its base (λ_b = LAMBDA_BASE_FOR_ENH) is finished."""
+    if standalone:
+        enh_chain(None, "standalone")
     todo = list(betas)
     while todo:
         ready = [b for b in todo if base_model(b).exists() and (base_model(b).parent / "result.json").exists()]
         if not ready:
             time.sleep(wait_s)
             continue
-        enh_chain(str(base_model(ready[0])), f"enh-beta{ready[0]:g}")
+        enh_chain(str(base_model(ready[0])), f"enh-beta{ready[0]:g}", lmbdas=lmbdas)
         todo.remove(ready[0])
 
 
@@ -227,13 +230,17 @@ def main(argv=None) -> None:
                     help="ctx: the standalone image codec with the autoregressive context model (Fig. 14)")
     ap.add_argument("--betas", default=",".join(f"{b:g}" for b in BETAS))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-standalone", action="store_true", help="enh stage: skip the standalone chain")
+    ap.add_argument("--enh-lambdas", default=",".join(f"{v:g}" for v in LAMBDAS_ENH),
+                    help="enh stage: the λ_e chain of the enhancement layers (a prefix of the default saves CPU)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    betas = [float(b) for b in args.betas.split(",")]
+    betas = [float(b) for b in args.betas.split(",") if b]
     if args.stage == "base":
         run_bases(betas)
     elif args.stage == "enh":
-        run_enh(betas)
+        run_enh(betas, standalone=not args.no_standalone,
+                lmbdas=tuple(float(v) for v in args.enh_lambdas.split(",")))
     elif args.stage == "ctx":
         enh_chain(None, "standalone-ctx", context_model=True)
     write_summary()
