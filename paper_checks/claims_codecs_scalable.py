@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-from paper_checks import FAIL, PASS, claim, make, skipped
+from paper_checks import FAIL, PASS, FigureSkipped, claim, figure, make, skipped
 
 ROOT = Path(__file__).resolve().parents[1]
 CK = ROOT / "experiments/checkpoints/codecs_scalable"
@@ -194,3 +194,41 @@ def scalable_enhancement(quick: bool):
 def scalable_vs_standalone(quick: bool):
     return _psnr_claim("codecs-scalable-iii-standalone", "iii_total_vs_standalone", bound_ok,
                        "BD-PSNR (β* pair vs standalone) ≤ {margin:.2f} dB", quick, beta_star=True)
+
+
+@figure("codecs_scalable.png")
+def scalable_figure(quick: bool):
+    """The slides' Figs. 3–5 on CIFAR-10: base task, base-alone PSNR, PSNR at total rate (committed runs)."""
+    import matplotlib.pyplot as plt
+
+    from rdtheory.plotting import in_rate_order, log_rate_axis
+
+    if (why := _missing()):
+        raise FigureSkipped(why)
+    r = _summary()["results"]
+    fig, ax = plt.subplots(1, 3, figsize=(16, 4.3))
+    for b, pts in sorted(r["base"].items(), key=lambda kv: float(kv[0])):
+        pts = in_rate_order(pts)
+        share = _median_share(pts)
+        label = f"β = {b}" + ("" if share is None or float(b) == 0 else f" (share {share:.2g})")
+        ax[0].plot([p["bpp"] for p in pts], [100 * p["accuracy"] for p in pts], "-o", ms=4, label=label)
+        ax[1].plot([p["bpp"] for p in pts], [p["psnr_db"] for p in pts], "-o", ms=4, label=label)
+    for b, pts in sorted(r["enh"].items(), key=lambda kv: float(kv[0])):
+        pts = in_rate_order(pts, "bpp_total")
+        ax[2].plot([p["bpp_total"] for p in pts], [p["psnr_db"] for p in pts], "-o", ms=4, label=f"scalable, β = {b}")
+    for name, style in (("standalone", "k--"), ("standalone-ctx", "k:")):
+        pts = in_rate_order(r[name], "bpp_total")
+        if pts:
+            ax[2].plot([p["bpp_total"] for p in pts], [p["psnr_db"] for p in pts], style, marker="s", ms=4,
+                       label=name.replace("-ctx", " + context model"))
+    titles = ("(i) base task (Fig. 3)", "(ii) reconstruction from the base alone (Fig. 4)",
+              "(iii) base + enhancement, total rate (Fig. 5)")
+    for a, t, y in zip(ax, titles, ("ResNet-20 top-1 (%)", "PSNR of G_a(Ŷ_b) (dB)", "PSNR (dB)")):
+        log_rate_axis(a)
+        a.set_xlabel("rate (bits per pixel, real bitstreams)")
+        a.set_ylabel(y)
+        a.set_title(t, fontsize=10)
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

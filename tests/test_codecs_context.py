@@ -178,3 +178,11 @@ def test_breakdown_errors(trained):
         bit_breakdown(trained[True], _images(1, 0), mode="batch")
     with pytest.raises(ValueError, match="HyperpriorCodec"):
         bit_breakdown(torch.nn.Identity(), _images(1, 0))
+
+
+def test_scale_indexes_equal_compressai(trained):
+    """The serial coder's searchsorted index = GaussianConditional.build_indexes, ties and bounds included."""
+    codec = trained[True]
+    t = codec.gaussian_conditional.scale_table
+    s = torch.cat([torch.rand(2000) * 300, t, t * (1 + 1e-7), torch.tensor([0.0, 0.05, 0.11, 1e6])])
+    assert torch.equal(codec.scale_indexes(s).long(), codec.gaussian_conditional.build_indexes(s).long())
