@@ -54,7 +54,15 @@ def test_accounting_verdict_mutation():
 
 
 def test_context_verdict_mutation():
-    assert bits.context_ok(-1e-6, True)
-    assert not bits.context_ok(0.0, True)
-    assert not bits.context_ok(-5.0, False)
-    assert not bits.context_ok(None, True)
+    assert bits.context_ok(-1e-6, -0.1, 0.1, True)
+    assert not bits.context_ok(0.0, 0.0, 0.1, True)          # the bound must be below 0
+    assert not bits.context_ok(-5.0, -0.1 - 1e-6, 0.1, True)  # PSNR lower beyond the margin
+    assert not bits.context_ok(-5.0, 0.0, 0.1, False)
+    assert not bits.context_ok(None, 0.0, 0.1, True)
+
+
+def test_paired_context_stats_closed_form():
+    st = bits.paired_context_stats([90, 100, 110], [100, 110, 120], [0.01, 0.01, 0.01], [0.01, 0.01, 0.01])
+    assert st["mean_bits_diff"] == -10.0 and st["upper_bits_diff"] == -10.0      # constant difference: sd 0
+    assert st["rel_saving"] == pytest.approx(30 / 330, rel=1e-12)
+    assert st["psnr_diff_db"] == pytest.approx(0.0, abs=1e-12) and st["psnr_margin_db"] == pytest.approx(0.0, abs=1e-12)

@@ -178,7 +178,8 @@ def _symbols_and_estimates(codec, x, condition, z_hat, z_h) -> dict:
 
 
 @torch.no_grad()
-def bit_breakdown(codec: HyperpriorCodec, x: torch.Tensor, *, mode: str = "per_image", condition=None) -> dict:
+def bit_breakdown(codec: HyperpriorCodec, x: torch.Tensor, *, mode: str = "per_image", condition=None,
+                  return_output: bool = False) -> dict:
     """Every bit of coding the batch ``x`` in ``mode`` (one of :data:`MODES`), decoded and checked.
 
     Returns (bits for the whole batch unless ``per_image_``): ``latent_bits``, ``side_bits``,
@@ -188,7 +189,7 @@ def bit_breakdown(codec: HyperpriorCodec, x: torch.Tensor, *, mode: str = "per_i
     estimate_bits`` and ``cdf_floor_bits`` (:func:`cdf_floor_bits`, its part for certain symbols); ``overhead_bits`` = ``total_bits − table_bits`` (the flush) and its derived
     interval ``overhead_bounds``; ``n_streams``, ``n_symbols``, ``n_images``, ``pixels`` (of
     the batch); ``per_image_total_bits`` (``per_image`` mode); ``decode_exact`` (the decoder's
-    latent equals the encoder's, bit for bit).
+    latent equals the encoder's, bit for bit); ``output`` (the decoded tensor) if ``return_output``.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
@@ -224,6 +225,8 @@ def bit_breakdown(codec: HyperpriorCodec, x: torch.Tensor, *, mode: str = "per_i
            "table_excess_bits": tq - te, "cdf_floor_bits": floor, "overhead_bits": total - tq,
            "overhead_bounds": overhead_bounds(n_streams, n_symbols),
            "decode_exact": bool(torch.equal(dec["z_hat"], enc_z_hat))}
+    if return_output:
+        res["output"] = dec["output"]
     if mode == "per_image":
         res["per_image_total_bits"] = [8 * (len(a) + len(b)) for a, b in zip(latent_strings, side_strings)]
     return res
