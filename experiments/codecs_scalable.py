@@ -60,8 +60,14 @@ def base_config(beta: float):
                        init_from=str(CK / "pretrain-direct-C2" / "model.pt"), out_dir=str(CK / f"base-beta{beta:g}"))
 
 
-def base_model(beta: float, lmbda: float = LAMBDA_BASE_FOR_ENH) -> Path:
-    return CK / f"base-beta{beta:g}" / f"lmbda={lmbda:g}" / "model.pt"
+#: Base families: this experiment's chains (``base-beta<β>``) and copies of issue 8's committed scalable
+#: bases (``i8-base-beta<β>``: β = 0, 0.01, 1; λ_b chain 100 → 30 → 10 → 3 → 1, otherwise the same protocol;
+#: copied so that a retraining of experiment 2 cannot change the bases the enhancement layers were trained on).
+FAMILIES = {"": "base-beta", "i8": "i8-base-beta"}
+
+
+def base_model(beta: float, lmbda: float = LAMBDA_BASE_FOR_ENH, family: str = "") -> Path:
+    return CK / f"{FAMILIES[family]}{beta:g}" / f"lmbda={lmbda:g}" / "model.pt"
 
 
 def run_bases(betas) -> None:
@@ -92,18 +98,19 @@ def enh_chain(base: str | None, name: str, context_model: bool = False, lmbdas=L
     return out
 
 
-def run_enh(betas, wait_s: float = 30.0, standalone: bool = True, lmbdas=LAMBDAS_ENH) -> None:
+def run_enh(betas, wait_s: float = 30.0, standalone: bool = True, lmbdas=LAMBDAS_ENH, family: str = "") -> None:
     """The standalone chain (unless ``standalone=False``), then the enhancement chain of each β as soon as
     its base (λ_b = LAMBDA_BASE_FOR_ENH) is finished."""
     if standalone:
         enh_chain(None, "standalone")
     todo = list(betas)
     while todo:
-        ready = [b for b in todo if base_model(b).exists() and (base_model(b).parent / "result.json").exists()]
+        ready = [b for b in todo if (base_model(b, family=family).parent / "result.json").exists()]
         if not ready:
             time.sleep(wait_s)
             continue
-        enh_chain(str(base_model(ready[0])), f"enh-beta{ready[0]:g}", lmbdas=lmbdas)
+        enh_chain(str(base_model(ready[0], family=family)), f"enh-{family + '-' if family else ''}beta{ready[0]:g}",
+                  lmbdas=lmbdas)
         todo.remove(ready[0])
 
 
@@ -118,22 +125,24 @@ def reward_share(result: dict) -> float | None:
     return (last["train_loss"] - rd) / rd
 
 
-def collect(root=CK) -> dict:
-    """Every finished run under ``root``: ``{"base": {β: [...]}, "enh": {β: [...]}, "standalone": [...],
-    "standalone-ctx": [...]}``, points sorted by rate (the checkpoints folder is the source of truth)."""
+def collect(root=CK, family: str = "i8") -> dict:
+    """Every finished run of one base ``family`` (:data:`FAMILIES`) under ``root``: ``{"base": {β: [...]},
+    "enh": {β: [...]}, "standalone": [...], "standalone-ctx": [...]}``, points sorted by rate (the
+    checkpoints folder is the source of truth; the standalone codecs are shared by the families)."""
     out = {"base": {}, "enh": {}, "standalone": [], "standalone-ctx": []}
+    base_prefix, enh_prefix = FAMILIES[family], f"enh-{family + '-' if family else ''}beta"
     for f in sorted(Path(root).glob("*/lmbda=*/result.json")):
         r, sweep = json.loads(f.read_text()), f.parent.parent.name
         lm = float(f.parent.name.split("=")[1])
-        if sweep.startswith("base-beta"):
-            out["base"].setdefault(float(sweep[9:]), []).append(
+        if sweep.startswith(base_prefix):
+            out["base"].setdefault(float(sweep[len(base_prefix):]), []).append(
                 {"lmbda": lm, "bpp": r["bpp"], "bpp_estimate": r["bpp_estimate"], "accuracy": r["accuracy"],
                  "psnr_db": r["psnr_db"], "n": r["n"], "reward_share": reward_share(r)})
         elif "bpp_total" in r:
             pt = {k: r[k] for k in ("bpp_base", "bpp_enhancement", "bpp_total", "bpp_estimate_enhancement",
                                     "psnr_db", "n")} | {"lmbda": lm}
-            if sweep.startswith("enh-beta"):
-                out["enh"].setdefault(float(sweep[8:]), []).append(pt)
+            if sweep.startswith(enh_prefix) and sweep[len(enh_prefix):].replace(".", "").isdigit():
+                out["enh"].setdefault(float(sweep[len(enh_prefix):]), []).append(pt)
             elif sweep in out:
                 out[sweep].append(pt)
     for group in (out["base"], out["enh"]):
@@ -217,11 +226,16 @@ def _md(summary: dict) -> str:
 
 
 def write_summary() -> dict:
+    """Both families: ``{"i8": summary, "issue16": summary}`` → ``codecs_scalable.json``; markdown likewise."""
     from rdtheory._io import atomic_write_json, atomic_write_text
-    s = summarize(collect(ROOT / CK))
-    atomic_write_json(ROOT / OUT.with_suffix(".json"), s)
-    atomic_write_text(ROOT / OUT.with_suffix(".md"), _md(s))
-    return s
+    out = {"i8": summarize(collect(ROOT / CK, "i8")), "issue16": summarize(collect(ROOT / CK, ""))}
+    atomic_write_json(ROOT / OUT.with_suffix(".json"), out)
+    md = ["<!-- written by experiments/codecs_scalable.py --stage summary -->", "",
+          "# Family i8: issue 8's committed scalable bases (β = 0, 0.01, 1; λ_b 100 → 1), enhancement trained here",
+          "", _md(out["i8"]), "# Family issue16: bases trained here (β = 0, 10, ...; λ_b 30 → 1)", "",
+          _md(out["issue16"])]
+    atomic_write_text(ROOT / OUT.with_suffix(".md"), "\n".join(md))
+    return out
 
 
 def main(argv=None) -> None:
@@ -231,6 +245,7 @@ def main(argv=None) -> None:
     ap.add_argument("--betas", default=",".join(f"{b:g}" for b in BETAS))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-standalone", action="store_true", help="enh stage: skip the standalone chain")
+    ap.add_argument("--family", default="", choices=sorted(FAMILIES), help="enh stage: which bases (i8: issue 8's)")
     ap.add_argument("--enh-lambdas", default=",".join(f"{v:g}" for v in LAMBDAS_ENH),
                     help="enh stage: the λ_e chain of the enhancement layers (a prefix of the default saves CPU)")
     args = ap.parse_args(argv)
@@ -239,7 +254,7 @@ def main(argv=None) -> None:
     if args.stage == "base":
         run_bases(betas)
     elif args.stage == "enh":
-        run_enh(betas, standalone=not args.no_standalone,
+        run_enh(betas, standalone=not args.no_standalone, family=args.family,
                 lmbdas=tuple(float(v) for v in args.enh_lambdas.split(",")))
     elif args.stage == "ctx":
         enh_chain(None, "standalone-ctx", context_model=True)

@@ -1,7 +1,7 @@
 """Low-rate bit accounting and the context model of Fig. 14, re-coded from committed codecs (issue 16).
 
 Codecs: the committed runs of ``experiments/codecs_scalable.py`` (``experiments/checkpoints/codecs_scalable``):
-the lowest-rate scalable base (direct coding at ``layer2``, β = 0), the lowest-rate standalone image
+the lowest-rate scalable base (direct coding at ``layer2``, β = 0; issue 8's run, copied), the lowest-rate standalone image
 codec, and the lowest-rate standalone codec with the autoregressive context model. Each is coded here
 on CIFAR-10 test images in both layouts of :mod:`rdtheory.codecs.bitstream` (one stream pair per image;
 one for the whole batch) and decoded; nothing is read from a results file except the context
@@ -31,7 +31,7 @@ def _lowest(sweep: str) -> Path | None:
 def _missing() -> str | None:
     if importlib.util.find_spec("torch") is None:
         return "torch not installed (pip install -e '.[torch]')"
-    if _lowest("base-beta0") is None and _lowest("standalone") is None:
+    if _lowest("i8-base-beta0") is None and _lowest("standalone") is None:
         return f"no committed codecs under {CK.relative_to(ROOT)}; run experiments/codecs_scalable.py"
     return None
 
@@ -51,7 +51,7 @@ def _breakdowns() -> dict:
     x, _ = TASKS["cifar10-resnet20"].data(CodecConfig(test_n=2000), "test")
     x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:N_IMAGES]]
     codecs = {}
-    if (p := _lowest("base-beta0")) is not None:
+    if (p := _lowest("i8-base-beta0")) is not None:
         codecs[f"direct C2 base ({p.parent.name})"] = load_codec(p, x[:2])[0].system.codec
     if (p := _lowest("standalone")) is not None:
         codecs[f"standalone ({p.parent.name})"] = load_enhancement(p)[0]
