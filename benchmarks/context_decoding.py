@@ -8,7 +8,7 @@ one thread, on CIFAR-10 test images, for each pair (hyperprior-only baseline, co
 - ``image λ=<λ>``: the trained standalone image codecs of ``experiments/codecs_scalable.py``
   (``standalone`` vs ``standalone-ctx``, same transforms and λ): rate (real bitstreams, one
   latent + one side stream per image), PSNR, encode and decode seconds per image;
-- ``direct C2``: the trained scalable base (direct coding at ``layer2``, β = 0, λ_b = 1) vs the same
+- ``direct C2``: the trained scalable base (direct coding at ``layer2``, β = 0, λ_b = 1, issue 8's run) vs the same
   transforms with an *untrained* context model (timing only: the loop's cost depends on the latent
   size, not on the weights).
 
@@ -82,7 +82,7 @@ def pairs(x_example):
         if (ctx_dir / "model.pt").exists() and plain.exists():
             out.append((f"image {ctx_dir.name.replace('lmbda', 'λ')}", load_enhancement(plain)[0],
                         load_enhancement(ctx_dir / "model.pt")[0], True))
-    base = CK / "base-beta0" / "lmbda=1" / "model.pt"
+    base = CK / "i8-base-beta0" / "lmbda=1" / "model.pt"
     if base.exists():
         model, _, cfg = load_codec(base, x_example)
         plain = model.system.codec
