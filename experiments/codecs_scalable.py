@@ -10,14 +10,20 @@
   :data:`LAMBDAS_ENH`; PSNR at total rate (base + enhancement streams), slides Fig. 5.
 * **standalone**: the same-size image codec with no side information, same λ_e grid.
 
-Every run is resumable (per-epoch ``last.pt``) and skipped once its ``result.json`` exists.
-Outputs: ``experiments/checkpoints/codecs_scalable/{base-beta<β>,enh-beta<β>,standalone}/lmbda=<λ>/``
-and the summary ``experiments/results/codecs_scalable.{json,md}`` (:func:`summarize`, rebuilt by
-``--stage summary``). Budget used here (2 shared CPU cores): class-stratified 5,000 training
-images, 2,000 test images, 4 epochs at the first λ of a chain and 2 at each later λ.
+Two base families (:data:`FAMILIES`): ``i8`` — copies of issue 8's committed scalable bases (β = 0, 0.01,
+1; λ_b 100 → 1; the claims are decided on these), and ``""`` ("issue16") — chains trained here to widen
+the β range. Every run is resumable (per-epoch ``last.pt``) and skipped once its ``result.json`` exists.
+Outputs: ``experiments/checkpoints/codecs_scalable/{i8-base-beta<β>,base-beta<β>,enh-i8-beta<β>,
+enh-beta<β>,standalone,standalone-ctx}/lmbda=<λ>/`` and the summary
+``experiments/results/codecs_scalable.{json,md}`` (:func:`summarize` per family, rebuilt by ``--stage
+summary``). Budget used here (2 shared CPU cores): class-stratified 5,000 training images, 2,000 test
+images, 4 epochs at the first λ of a chain and 2 at each later λ; one process per chain:
 
-    python experiments/codecs_scalable.py --stage base          # all β (or --betas 0,10)
-    python experiments/codecs_scalable.py --stage enh           # standalone + enhancement (waits for bases)
+    python experiments/codecs_scalable.py --stage enh --betas ''                  # standalone chain
+    python experiments/codecs_scalable.py --stage enh --no-standalone --family i8 --betas 0 --enh-lambdas 100,30
+    python experiments/codecs_scalable.py --stage enh --no-standalone --family i8 --betas 1 --enh-lambdas 100,30
+    python experiments/codecs_scalable.py --stage ctx                             # standalone + context model
+    python experiments/codecs_scalable.py --stage base --betas 0,10               # the issue16 family (long)
     python experiments/codecs_scalable.py --stage summary
 """
 from __future__ import annotations
