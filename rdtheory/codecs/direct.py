@@ -23,7 +23,8 @@ References
 .. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
    A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
    Applications", arXiv:2305.17295, 2023 (Sec. IV-B, Fig. 1(c); App. B-C, Fig. 14: the
-   direct-coding codec, here without Fig. 14's context model and entropy parameters (CTX, EP)).
+   direct-coding codec; Fig. 14's context model and entropy parameters (CTX, EP) are in
+   :mod:`rdtheory.codecs.context`).
 .. [2] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
    compression with a scale hyperprior", ICLR 2018 (the scale hyperprior).
 .. [3] J. Ballé, V. Laparra and E. P. Simoncelli, "Density modeling of images using a
