@@ -23,7 +23,8 @@ References
 .. [1] A. Harell, Y. Foroutan, N. Ahuja, P. Datta, B. Kanzariya, V. S. Somayazulu, O. Tickoo,
    A. de Andrade and I. V. Bajic, "Rate-Distortion Theory in Coding for Machines and its
    Applications", arXiv:2305.17295, 2023 (Sec. IV-B, Fig. 1(c); App. B-C, Fig. 14: the
-   direct-coding codec, here without Fig. 14's context model and entropy parameters (CTX, EP)).
+   direct-coding codec; Fig. 14's context model and entropy parameters (CTX, EP) are in
+   :mod:`rdtheory.codecs.context`).
 .. [2] J. Ballé, D. Minnen, S. Singh, S. J. Hwang and N. Johnston, "Variational image
    compression with a scale hyperprior", ICLR 2018 (the scale hyperprior).
 .. [3] J. Ballé, V. Laparra and E. P. Simoncelli, "Density modeling of images using a
@@ -80,8 +81,8 @@ def synthesis_transform(latent_channels: int, channels: int, out_channels: int, 
 class DirectCodec(HyperpriorCodec):
     r"""Image → quantised latent (hyperprior) → a feature tensor at a cut point (direct coding).
 
-    The direct-coding codec of Harell et al. [1]_ (Sec. IV-B, Fig. 14) without its context model;
-    entropy model: the scale hyperprior of Ballé et al. [2]_.
+    The direct-coding codec of Harell et al. [1]_ (Sec. IV-B, Fig. 14); entropy model: the scale
+    hyperprior of Ballé et al. [2]_, or with ``context_model=True`` Fig. 14's context model too.
 
     Args:
         in_channels: channels of the input image (3 for RGB).
@@ -93,6 +94,8 @@ class DirectCodec(HyperpriorCodec):
         latent_downsample: the latent's spatial size is the image's divided by this
             (a power of two ≥ ``out_downsample``).
         quant_step, hyper_channels: as in :class:`~rdtheory.codecs.hyperprior.HyperpriorCodec`.
+        context_model: True builds :class:`~rdtheory.codecs.context.ContextDirectCodec` instead — the
+            autoregressive context model and entropy parameters of Fig. 14 (serial decoding).
 
     Input: ``(B, in_channels, H, W)``, ``H``, ``W`` divisible by ``latent_downsample·2``.
     Output: ``(B, out_channels, H / out_downsample, W / out_downsample)``.
@@ -102,8 +105,16 @@ class DirectCodec(HyperpriorCodec):
     torch.Size([2, 16, 16, 16])
     """
 
+    def __new__(cls, *args, context_model: bool = False, **kwargs):
+        # context_model=True builds the paper's full Fig. 14 entropy model (rdtheory.codecs.context)
+        if context_model and cls is DirectCodec:
+            from .context import ContextDirectCodec
+            return super().__new__(ContextDirectCodec)
+        return super().__new__(cls)
+
     def __init__(self, in_channels: int, out_channels: int, *, out_downsample: int = 1, latent_channels: int = 32,
-                 channels: int = 64, latent_downsample: int = 4, quant_step: float = 1.0, hyper_channels: int = 32):
+                 channels: int = 64, latent_downsample: int = 4, quant_step: float = 1.0, hyper_channels: int = 32,
+                 context_model: bool = False):
         positive_int(latent_downsample, "latent_downsample", "Use a power of two, e.g. 4")
         positive_int(out_downsample, "out_downsample", "Use 1 for the input resolution")
         if latent_downsample % out_downsample or _log2(out_downsample, "out_downsample") > _log2(

@@ -133,6 +133,11 @@ class HyperpriorCodec(CompressionModel):
                              f"{getattr(x, 'shape', type(x).__name__)}")
         self._check_spatial(x, "x")
 
+    def hyper_input(self, z: torch.Tensor) -> torch.Tensor:
+        """What ``h_a`` sees: ``|Z̃|`` for this zero-mean prior (a mean-scale prior, e.g. the context
+        model of :mod:`rdtheory.codecs.context`, overrides it with ``Z̃`` itself)."""
+        return torch.abs(z)
+
     def scales(self, z_h_hat: torch.Tensor, condition=None) -> torch.Tensor:
         """σ of ``Z̃ | Ẑ_h`` (and the condition, in conditional subclasses)."""
         return self.h_s(z_h_hat)
@@ -151,7 +156,7 @@ class HyperpriorCodec(CompressionModel):
         """
         self.check_input(x)
         z = self.g_a(x) / self.quant_step
-        z_h_hat, z_h_likelihoods = self.entropy_bottleneck(self.h_a(torch.abs(z)))
+        z_h_hat, z_h_likelihoods = self.entropy_bottleneck(self.h_a(self.hyper_input(z)))
         z_hat, z_likelihoods = self.gaussian_conditional(z, self.scales(z_h_hat, condition))
         return {"output": self.synthesis(z_hat, condition), "z_hat": z_hat,
                 "likelihoods": {"z": z_likelihoods, "z_h": z_h_likelihoods}}
@@ -173,7 +178,7 @@ class HyperpriorCodec(CompressionModel):
         self.check_input(x)
         self._check_tables()
         z = self.g_a(x) / self.quant_step
-        z_h = self.h_a(torch.abs(z))
+        z_h = self.h_a(self.hyper_input(z))
         z_h_strings = self.entropy_bottleneck.compress(z_h)
         z_h_hat = self.entropy_bottleneck.decompress(z_h_strings, z_h.shape[-2:])
         indexes = self.gaussian_conditional.build_indexes(self.scales(z_h_hat, condition))
