@@ -87,6 +87,29 @@ def sweeps(base: CodecConfig) -> dict[str, tuple[CodecConfig, tuple, str]]:
 #: What ``python experiments/codecs_cifar.py`` runs by default (the CPU budget of docs/codecs.md).
 DEFAULT_ONLY = "splitting-*,scalable-*"
 
+#: CIFAR-scale protocol (issue 16, ``--scale full``): λ grids by distortion, highest first,
+#: chosen to reach ≤ 0.5 bpp (KL and cross-entropy in nats; MSE in squared feature units).
+FULL_LAMBDAS = {"kl": (30.0, 10.0, 3.0, 1.0, 0.3), "supervised": (30.0, 10.0, 3.0, 1.0, 0.3),
+                "layer2": (300.0, 100.0, 30.0, 10.0, 3.0), "layer3": (100.0, 30.0, 10.0, 3.0, 1.0)}
+
+
+def full_sweeps(base: CodecConfig) -> dict[str, tuple[CodecConfig, tuple, None]]:
+    """The CIFAR-scale model-splitting sweeps, in priority order (run in this order by default):
+    output distillation with soft labels (``kl``) at cuts layer2 and layer1, then the cut ×
+    distillation matrix (MSE at layer2 / layer3, supervised cross-entropy at the output). Every
+    sweep starts from scratch at its highest λ (no MSE pre-training; docs/codecs.md says why)
+    and warm-starts along λ. Trained on cached cut-point features of all 50,000 training images
+    (random horizontal flips), evaluated on all 10,000 test images."""
+    out = {}
+    order = [("layer2", "C2", "kl"), ("layer1", "C1", "kl"), ("layer2", "C2", "layer3"), ("layer2", "C2", "layer2"),
+             ("layer1", "C1", "layer2"), ("layer1", "C1", "layer3"), ("layer2", "C2", "supervised"),
+             ("layer1", "C1", "supervised")]
+    for cut, c, point in order:
+        dist = {"kl": ("kl", ("output",)), "supervised": ("supervised", ())}.get(point, ("mse", (point,)))
+        out[f"full-splitting-{c}-{point}"] = (dataclasses.replace(
+            base, approach="model_splitting", cut=cut, distortion=dist[0], layers=dist[1]), FULL_LAMBDAS[point], None)
+    return out
+
 
 def collect(out_root) -> dict[str, list[dict]]:
     """Every finished run under ``out_root`` (``<sweep>/lmbda=<λ>/result.json``), by sweep name —
@@ -143,10 +166,11 @@ def to_markdown(summary: dict) -> str:
     return "\n".join(L) + "\n"
 
 
-def write_summary(out_root, results_path: Path, train_n: int, test_n: int) -> dict:
+def write_summary(out_root, results_path: Path, train_n: int, test_n: int,
+                  anchor: str = "splitting-C1-layer2") -> dict:
     """Collect every finished run, summarise, and write ``results_path`` (.json and .md) atomically."""
     results = collect(out_root)
-    summary = summarize(results)
+    summary = summarize(results, anchor)
     atomic_write_json(results_path, {**summary, "raw": results, "train_n": train_n, "test_n": test_n})
     atomic_write_text(results_path.with_suffix(".md"), to_markdown(summary))
     return summary
@@ -176,23 +200,39 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out-root", default=str(ROOT / "experiments/checkpoints/codecs"))
     ap.add_argument("--results", default=str(ROOT / "experiments/results/codecs_cifar.json"))
+    ap.add_argument("--scale", choices=("subset", "full"), default="subset",
+                    help="subset: the issue-8 protocol (5,000 / 2,000 images, MSE pre-training); full: the CIFAR-scale "
+                         "protocol of issue 16 (all 50,000 / 10,000 images, cached features, sweeps full-*); with "
+                         "full the defaults of --train-n/--test-n/--stride/--lr/--out-root/--results change")
+    ap.add_argument("--val-n", type=int, default=1000, help="(full) training images of the per-epoch validation")
     ap.add_argument("--list", action="store_true", help="print the sweeps and exit")
     ap.add_argument("--summary-only", action="store_true",
                     help="rewrite the results summary from the finished runs under --out-root; train nothing")
     args = ap.parse_args(argv)
+    full = args.scale == "full"
+    if full:
+        given = set(argv if argv is not None else sys.argv[1:])
+        for flag, attr, value in (("--train-n", "train_n", None), ("--test-n", "test_n", None), ("--stride", "stride", 2),
+                                  ("--lr", "lr", 2e-3), ("--only", "only", "full-*"),
+                                  ("--out-root", "out_root", str(ROOT / "experiments/checkpoints/codecs/full")),
+                                  ("--results", "results", str(ROOT / "experiments/results/codecs_cifar_full.json"))):
+            if flag not in given:
+                setattr(args, attr, value)
     torch.set_num_threads(args.threads)
     base = CodecConfig(data_dir=args.data_dir, weights=args.weights, train_n=args.train_n, test_n=args.test_n,
                        epochs=args.epochs, lr=args.lr, channels=args.channels, latent_channels=args.latent_channels,
-                       stride=args.stride, quant_step=args.quant_step)
-    all_sweeps = sweeps(base)
+                       stride=args.stride, quant_step=args.quant_step,
+                       **({"cached_features": True, "val_n": args.val_n} if full else {}))
+    all_sweeps = {**sweeps(base), **full_sweeps(base)} if full else sweeps(base)
     todo = {k: all_sweeps[k] for pat in args.only.split(",") for k in all_sweeps if fnmatch.fnmatch(k, pat)}
     if args.list or not todo:
-        for k, (cfg, lm, _) in sweeps(base).items():
+        for k, (cfg, lm, _) in all_sweeps.items():
             print(k, cfg.approach, cfg.cut, cfg.distortion, cfg.layers, f"beta={cfg.beta}", lm)
         return 0 if args.list else 2
     results_path = Path(args.results)
+    anchor = "full-splitting-C1-layer2" if full else "splitting-C1-layer2"
     if args.summary_only:
-        write_summary(args.out_root, results_path, args.train_n, args.test_n)
+        write_summary(args.out_root, results_path, args.train_n, args.test_n, anchor)
         return 0
     spec = TASKS[base.task]
     t0 = time.time()
@@ -201,11 +241,13 @@ def main(argv=None) -> int:
     pre = pretraining(base, args.pretrain_epochs, args.pretrain_lr)
     for name, (cfg, lmbdas, pre_key) in todo.items():
         t1 = time.time()
-        start = dataclasses.replace(pre[pre_key], out_dir=str(Path(args.out_root) / pre_key))
-        r = run(start, device=args.device, train=train, test=test, progress=sys.stderr.isatty())
-        print(f"{pre_key}: {r['bpp']:.4f} bpp, top-1 {100 * r['accuracy']:.2f}%", flush=True)
-        cfg = dataclasses.replace(cfg, out_dir=str(Path(args.out_root) / name),
-                                  init_from=str(Path(start.out_dir) / "model.pt"))
+        init = None
+        if pre_key is not None:
+            start = dataclasses.replace(pre[pre_key], out_dir=str(Path(args.out_root) / pre_key))
+            r = run(start, device=args.device, train=train, test=test, progress=sys.stderr.isatty())
+            print(f"{pre_key}: {r['bpp']:.4f} bpp, top-1 {100 * r['accuracy']:.2f}%", flush=True)
+            init = str(Path(start.out_dir) / "model.pt")
+        cfg = dataclasses.replace(cfg, out_dir=str(Path(args.out_root) / name), init_from=init)
         done = lambda_sweep(cfg, lmbdas, warm_start_epochs=args.warm_epochs, device=args.device,
                             train=train, test=test, refit_head_epochs=args.refit_head_epochs,
                             progress=sys.stderr.isatty())
@@ -214,7 +256,7 @@ def main(argv=None) -> int:
                   f"top-1 {100 * r.get('accuracy', float('nan')):.2f}%"
                   + (f", PSNR {r['psnr_db']:.2f} dB" if r.get("psnr_db") else ""), flush=True)
         print(f"[{name}] {time.time() - t1:.0f} s", flush=True)
-        write_summary(args.out_root, results_path, args.train_n, args.test_n)
+        write_summary(args.out_root, results_path, args.train_n, args.test_n, anchor)
     print(f"done in {time.time() - t0:.0f} s", flush=True)
     return 0
 

@@ -32,7 +32,26 @@ if TYPE_CHECKING:
     from .config import CodecConfig
     from .train import CodecRun
 
-__all__ = ["evaluate_codec", "fit_reconstruction_head"]
+__all__ = ["evaluate_codec", "fit_reconstruction_head", "bootstrap_interval"]
+
+#: Bootstrap resamples of the per-image (bits, hit) pairs behind every reported interval.
+N_BOOT = 2000
+
+
+def bootstrap_interval(values, *, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0) -> list[float]:
+    """Percentile bootstrap interval of the mean of ``values`` (resampling the test images;
+    ``n_boot`` resamples from ``seed``), as ``[low, high]``."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"values must be a 1-d sequence of at least 2 per-image numbers; got shape {v.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(1)
+    a = (1 - level) / 2
+    return [float(np.quantile(means, a)), float(np.quantile(means, 1 - a))]
 
 
 @torch.no_grad()
@@ -47,7 +66,8 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
     ``accuracy`` (top-1 against ``labels``), ``n``, ``decode_exact`` (decoded tensor equals
     the eval-mode forward output, max |difference|), and ``psnr_db`` of the base layer's
     reconstruction ``G_a(Ŷ_b)`` when the run has a head (pixels via ``to_pixels``, peak 1).
-    With ``per_sample=True`` also ``bits_per_sample`` (bits of each sample's streams, flush
+    ``accuracy_ci95``: percentile-bootstrap 95 % interval of the top-1 over the test images
+    (:func:`bootstrap_interval`). With ``per_sample=True`` also ``bits_per_sample`` (bits of each sample's streams, flush
     included) and ``correct_per_sample`` (0/1): what a sampling interval on a subset needs.
     """
     model.eval()
@@ -79,6 +99,8 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
             n_px += rec.numel()
     res = {"bpp": bits / (n * pixels_per_sample), "bpp_estimate": est / (n * pixels_per_sample),
            "accuracy": correct / n, "n": n, "decode_max_abs_diff": max_diff}
+    if n >= 2:
+        res["accuracy_ci95"] = bootstrap_interval(each_correct)
     if per_sample:
         res["bits_per_sample"], res["correct_per_sample"] = each_bits, each_correct
     if n_px:

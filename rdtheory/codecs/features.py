@@ -32,7 +32,7 @@ import torch
 from .._io import cache_dir
 from .system import SplitTaskModel
 
-__all__ = ["file_sha256", "cut_features", "pooled_features", "run_batched"]
+__all__ = ["file_sha256", "cut_features", "teacher_logits", "pooled_features", "run_batched"]
 
 #: Images per forward pass when computing features (memory, not speed, bound).
 BATCH = 250
@@ -98,3 +98,22 @@ def cut_features(task: SplitTaskModel, x: torch.Tensor, cut: str, *, key: str, f
     del out
     os.replace(tmp, path)
     return torch.from_numpy(np.load(path))
+
+
+def teacher_logits(task: SplitTaskModel, features: torch.Tensor, cut: str, *, key: str, root=None) -> torch.Tensor:
+    """The task model's logits from cached cut-point ``features`` (``(N, ...)``, any float dtype),
+    float32 ``(N, classes)``, cached as ``<key>-logits.npy`` beside the features."""
+    root = Path(root) if root is not None else cache_dir("codecs/features")
+    path = root / f"{key}-logits.npy"
+    if path.exists():
+        arr = np.load(path)
+        if arr.shape[0] == len(features):
+            return torch.from_numpy(arr)
+    out = torch.cat([run_batched(task, features[s:s + BATCH].float(), "output", start=cut)
+                     for s in range(0, len(features), BATCH)]).numpy()
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, out)
+    os.replace(tmp, path)
+    return torch.from_numpy(out)
