@@ -66,7 +66,9 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
     ``accuracy`` (top-1 against ``labels``), ``n``, ``decode_exact`` (decoded tensor equals
     the eval-mode forward output, max |difference|), and ``psnr_db`` of the base layer's
     reconstruction ``G_a(Ŷ_b)`` when the run has a head (pixels via ``to_pixels``, peak 1).
-    ``accuracy_ci95``: percentile-bootstrap 95 % interval of the top-1 over the test images
+    ``disagreement``: the fraction of samples whose decoded prediction differs from the task
+    model's own prediction on the uncompressed input (the Hamming distortion of the supervised
+    bound :math:`R_T(D)`). ``accuracy_ci95``/``disagreement_ci95``: percentile-bootstrap 95 % interval of the top-1 over the test images
     (:func:`bootstrap_interval`). With ``per_sample=True`` also ``bits_per_sample`` (bits of each sample's streams, flush
     included) and ``correct_per_sample`` (0/1): what a sampling interval on a subset needs.
     """
@@ -76,7 +78,7 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
     if codec.entropy_bottleneck._offset.numel() == 0:
         codec.update(force=True)
     bits, est, correct, n, max_diff, sq_err, n_px = 0, 0.0, 0, 0, 0.0, 0.0, 0
-    each_bits, each_correct = [], []
+    each_bits, each_correct, each_differ = [], [], []
     for s in range(0, len(x), batch_size):
         xb, yb = x[s:s + batch_size].to(device), labels[s:s + batch_size].to(device)
         enc_in = system.encoder_input(xb)
@@ -90,6 +92,7 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
         max_diff = max(max_diff, float((dec["output"] - fwd["output"]).abs().max()))
         logits = system.back_end(dec["output"], ("output",))["output"]
         hit = (logits.argmax(1) == yb).long()
+        each_differ += (logits.argmax(1) != system.task.run(xb)["output"].argmax(1)).long().tolist()
         correct += int(hit.sum())
         each_correct += hit.tolist()
         n += len(xb)
@@ -99,8 +102,10 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
             n_px += rec.numel()
     res = {"bpp": bits / (n * pixels_per_sample), "bpp_estimate": est / (n * pixels_per_sample),
            "accuracy": correct / n, "n": n, "decode_max_abs_diff": max_diff}
+    res["disagreement"] = sum(each_differ) / n
     if n >= 2:
         res["accuracy_ci95"] = bootstrap_interval(each_correct)
+        res["disagreement_ci95"] = bootstrap_interval(each_differ)
     if per_sample:
         res["bits_per_sample"], res["correct_per_sample"] = each_bits, each_correct
     if n_px:

@@ -88,10 +88,10 @@ def cut_features(task: SplitTaskModel, x: torch.Tensor, cut: str, *, key: str, f
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
     for s in range(0, len(x), BATCH):
-        out[s:s + BATCH] = run_batched(task, x[s:s + BATCH], cut).numpy().astype(np.float16)
+        chunk = x[s:s + BATCH]
+        out[s:s + len(chunk)] = run_batched(task, chunk, cut).numpy().astype(np.float16)
         if flips:
-            out[len(x) + s:len(x) + s + BATCH] = run_batched(task, x[s:s + BATCH].flip(-1), cut).numpy().astype(
-                np.float16)
+            out[len(x) + s:len(x) + s + len(chunk)] = run_batched(task, chunk.flip(-1), cut).numpy().astype(np.float16)
         if log and (s // BATCH) % 40 == 0:
             log(f"features {cut}: {s + BATCH}/{len(x)}")
     out.flush()
