@@ -37,8 +37,6 @@ READ_FROM = "experiments/results/codecs_cifar_full.json"
 SUBSET_N = 500
 #: Goals of issue 16.
 GOAL_ACC, GOAL_BPP, GOAL_BD, STRETCH_POINTS, STRETCH_BPP = 0.79, 0.5, -50.0, 0.01, 0.1
-#: Scalar-quantiser steps Δ of the reference curve (feature units; pooled features are ≥ 0, mean ≈ 1).
-STEPS = (4.0, 3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.3, 0.2)
 #: The reference's 4,000 test images (class-stratified, seed 0), split in halves by a seed-0 permutation.
 REF_N = 4000
 PIXELS = 32 * 32
@@ -78,37 +76,17 @@ def bound_gaps(bits: np.ndarray, bound: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- measurements
 @functools.lru_cache(maxsize=None)
 def reference() -> dict:
-    """The scalar-quantiser reference recomputed: pooled features of REF_N test images, fit/measure halves,
-    the classifier's prediction histogram p(t) on them."""
+    """The scalar-quantiser reference recomputed (:func:`rdtheory.codecs.feature_quantiser.pooled_reference`
+    on REF_N test images)."""
     import torch
 
-    from rdtheory.codecs.feature_quantiser import dequantise, fit_scalar_quantiser, scalar_quantiser_curve
-    from rdtheory.codecs.features import pooled_features
+    from rdtheory.codecs.feature_quantiser import pooled_reference
     from rdtheory.codecs.train import TASKS, CodecConfig
-    from rdtheory.vision.data import stratified_indices
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     cfg = CodecConfig(test_n=None)
-    spec = TASKS[cfg.task]
-    x, y = spec.data(cfg, "test")
-    idx = stratified_indices(y.numpy(), REF_N, seed=0)
-    task = spec.model(cfg)
-    f = pooled_features(task, x[torch.from_numpy(idx)]).numpy()
-    yy = y.numpy()[idx]
-    linear = task.stages["output"][2]
-
-    def classify(a):
-        with torch.no_grad():
-            return linear(torch.as_tensor(a, dtype=torch.float32)).argmax(1).numpy()
-
-    perm = np.random.default_rng(0).permutation(REF_N)
-    fit, ev = np.sort(perm[:REF_N // 2]), np.sort(perm[REF_N // 2:])
-    rows = scalar_quantiser_curve(f, yy, classify, STEPS, fit_idx=fit, eval_idx=ev, pixels=PIXELS)
-    pred = classify(f)
-    for r, step in zip(rows, STEPS):
-        q = fit_scalar_quantiser(f[fit], step)
-        r["disagreement"] = float(np.mean(classify(dequantise(q, f[ev])) != pred[ev]))
-    return {"rows": rows, "p_t": np.bincount(pred, minlength=10) / REF_N, "n": REF_N}
+    x, y = TASKS[cfg.task].data(cfg, "test")
+    return pooled_reference(TASKS[cfg.task].model(cfg), x, y.numpy(), n=REF_N, pixels=PIXELS)
 
 
 def supervised_bound(p_t, D) -> np.ndarray:

@@ -34,7 +34,10 @@ import math
 import numpy as np
 
 __all__ = ["ScalarQuantiser", "fit_scalar_quantiser", "code_lengths", "dequantise", "table_bits",
-           "arithmetic_code", "scalar_quantiser_curve"]
+           "arithmetic_code", "scalar_quantiser_curve", "pooled_reference", "REFERENCE_STEPS"]
+
+#: Steps Δ of the reference curve (feature units; ResNet-20's pooled features are ≥ 0 with mean ≈ 1).
+REFERENCE_STEPS = (4.0, 3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.3, 0.2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,3 +143,35 @@ def scalar_quantiser_curve(features, labels, classify, steps, *, fit_idx, eval_i
             row["stream_bits_per_image"], row["stream_exact"] = ac["bits"] / len(fe), ac["exact"]
         rows.append(row)
     return rows
+
+
+def pooled_reference(task, x, labels, *, steps=REFERENCE_STEPS, n: int = 4000, seed: int = 0,
+                     pixels: int = 1024) -> dict:
+    """The reference of issue 16 on a CIFAR ResNet split by
+    :meth:`~rdtheory.codecs.system.SplitTaskModel.from_cifar_resnet`: ``n`` class-stratified test
+    images (``seed``), pooled features (:func:`rdtheory.codecs.features.pooled_features`), fitted
+    on a random half and measured on the other (:func:`scalar_quantiser_curve`); each row also
+    gets ``disagreement`` (decoded prediction ≠ the uncompressed one). Returns ``{"rows",
+    "p_t" (histogram of the uncompressed predictions on the n images), "n"}``."""
+    import torch
+
+    from ..vision.data import stratified_indices
+    from .features import pooled_features
+
+    y = np.asarray(labels)
+    idx = stratified_indices(y, n, seed=seed)
+    f = pooled_features(task, x[torch.from_numpy(idx)]).numpy()
+    linear = task.stages["output"][2]
+
+    def classify(a):
+        with torch.no_grad():
+            return linear(torch.as_tensor(a, dtype=torch.float32)).argmax(1).numpy()
+
+    perm = np.random.default_rng(seed).permutation(n)
+    fit, ev = np.sort(perm[:n // 2]), np.sort(perm[n // 2:])
+    rows = scalar_quantiser_curve(f, y[idx], classify, steps, fit_idx=fit, eval_idx=ev, pixels=pixels)
+    pred = classify(f)
+    for r, step in zip(rows, steps):
+        r["disagreement"] = float(np.mean(classify(dequantise(fit_scalar_quantiser(f[fit], step), f[ev])) != pred[ev]))
+    classes = int(linear.out_features)
+    return {"rows": rows, "p_t": (np.bincount(pred, minlength=classes) / n).tolist(), "n": n}
