@@ -131,7 +131,12 @@ def collect(out_root) -> dict[str, list[dict]]:
     for f in sorted(Path(out_root).glob("*/lmbda=*/result.json")):  # pretraining runs have no lmbda=
         r = json.loads(f.read_text())
         if "bpp" in r:
-            out.setdefault(f.parent.parent.name, []).append({k: v for k, v in r.items() if k != "train_history"})
+            hist = r.get("train_history") or []
+            val = [{k: h[k] for k in ("epoch", "val_accuracy", "val_bpp_estimate", "val_loss") if k in h}
+                   for h in hist if "val_accuracy" in h]
+            out.setdefault(f.parent.parent.name, []).append({k: v for k, v in r.items() if k != "train_history"}
+                                                            | {"epochs_trained": len(hist)}
+                                                            | ({"validation": val} if val else {}))
     return out
 
 
@@ -151,6 +156,7 @@ def summarize(results: dict[str, list[dict]], anchor: str = "splitting-C1-layer2
     for name, rs in results.items():
         done = sorted((r for r in rs if "bpp" in r), key=lambda r: r["bpp"])
         curves[name] = [{k: r.get(k) for k in ("bpp", "bpp_estimate", "accuracy", "psnr_db", "n")}
+                        | {k: r[k] for k in ("accuracy_ci95", "disagreement", "epochs_trained", "validation") if k in r}
                         | {"lmbda": r["config"]["lmbda"]} for r in done]
     fronts = {}
     for name, pts in curves.items():
@@ -168,12 +174,13 @@ def to_markdown(summary: dict) -> str:
          "Rate from real bitstreams (bits per pixel of the 32×32 image, the coder's per-stream flush "
          "included); top-1 accuracy of the pretrained ResNet-20 on the decoded tensor; PSNR of the scalable "
          "base layer's re-fitted reconstruction head. Produced by `experiments/codecs_cifar.py`.", "", "## Curves",
-         "", "| sweep | λ | bpp | bpp (estimate) | top-1 % | PSNR dB |", "|---|---|---|---|---|---|"]
+         "", "| sweep | λ | bpp | bpp (estimate) | top-1 % [95 % bootstrap] | PSNR dB |", "|---|---|---|---|---|---|"]
     for name, pts in summary["curves"].items():
         for p in pts:
             psnr = f"{p['psnr_db']:.2f}" if p.get("psnr_db") is not None else ""
-            L.append(f"| {name} | {p['lmbda']:g} | {p['bpp']:.4f} | {p['bpp_estimate']:.4f} | "
-                     f"{100 * p['accuracy']:.2f} | {psnr} |")
+            ci = p.get("accuracy_ci95")
+            top1 = f"{100 * p['accuracy']:.2f}" + (f" [{100 * ci[0]:.2f}, {100 * ci[1]:.2f}]" if ci else "")
+            L.append(f"| {name} | {p['lmbda']:g} | {p['bpp']:.4f} | {p['bpp_estimate']:.4f} | {top1} | {psnr} |")
     L += ["", "## BD table (PCHIP over each curve's Pareto front; negative BD-rate = fewer bits)", "",
           format_bd_table(summary["bd_table"], metric_label="top-1 (points)", rate_label="bpp")]
     return "\n".join(L) + "\n"
