@@ -283,6 +283,8 @@ def main(argv=None) -> int:
         return 0 if args.list else 2
     results_path = Path(args.results)
     anchor = "full-splitting-C1-layer2" if full else "splitting-C1-layer2"
+    # full: every test image is encoded (rate from real bytes); the first 1,000 are also decoded
+    decode_n = 1000 if full else None
     if args.summary_only:
         write_summary(args.out_root, results_path, args.train_n, args.test_n, anchor)
         return 0
@@ -297,12 +299,12 @@ def main(argv=None) -> int:
         init = None
         if pre_key is not None:
             start = dataclasses.replace(pre[pre_key], out_dir=str(Path(args.out_root) / pre_key))
-            r = run(start, device=args.device, train=train, test=test, progress=sys.stderr.isatty())
+            r = run(start, device=args.device, train=train, test=test, progress=sys.stderr.isatty(), decode_n=decode_n)
             print(f"{pre_key}: {r['bpp']:.4f} bpp, top-1 {100 * r['accuracy']:.2f}%", flush=True)
             init = str(Path(start.out_dir) / "model.pt")
         cfg = dataclasses.replace(cfg, out_dir=str(Path(args.out_root) / name), init_from=init)
         done = lambda_sweep(cfg, lmbdas, warm_start_epochs=args.warm_epochs, device=args.device,
-                            train=train, test=test, refit_head_epochs=args.refit_head_epochs,
+                            train=train, test=test, refit_head_epochs=args.refit_head_epochs, decode_n=decode_n,
                             progress=sys.stderr.isatty())
         for r in done:
             print(f"{name} λ={r['config']['lmbda']:g}: {r.get('bpp', float('nan')):.4f} bpp, "

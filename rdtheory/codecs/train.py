@@ -321,7 +321,7 @@ def load_codec(path, x_example: torch.Tensor, device="cpu") -> tuple[CodecRun, R
 
 
 def run(cfg: CodecConfig, *, device: str | None = "cpu", progress: bool = True, refit_head_epochs: int = 0,
-        test=None, train=None) -> dict:
+        test=None, train=None, decode_n: int | None = None) -> dict:
     """Train (resuming) and evaluate ``cfg``; writes and returns ``out_dir/result.json``.
 
     A run whose ``result.json`` exists with the same config (paths compared in their
@@ -349,7 +349,7 @@ def run(cfg: CodecConfig, *, device: str | None = "cpu", progress: bool = True, 
         head_curve = fit_reconstruction_head(model, cfg, train[0], epochs=refit_head_epochs, device=dev,
                                              progress=progress)
     ev = evaluate_codec(model, x_test, y_test, pixels_per_sample=spec.pixels_per_sample(x_test),
-                        to_pixels=spec.to_pixels, device=dev)
+                        to_pixels=spec.to_pixels, device=dev, decode_n=decode_n)
     res = {"config": cfg.as_dict(), **ev, "train_history": metrics["history"],
            "head_refit_mse": head_curve, "seconds": time.time() - t0}
     atomic_write_json(res_path, res)
