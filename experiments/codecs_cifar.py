@@ -253,6 +253,11 @@ def main(argv=None) -> int:
     ap.add_argument("--reference", action="store_true",
                     help="write the scalar-quantiser reference to experiments/results/codecs_reference.{json,md}; "
                          "train nothing")
+    ap.add_argument("--lmbdas", type=float, nargs="+", default=None,
+                    help="override the λ grid of the selected sweeps (highest first)")
+    ap.add_argument("--sweep-suffix", default="",
+                    help="append to the sweep folder names (a branch of a sweep, e.g. '-jump' for λ reached in one "
+                         "step from the pre-training instead of along the chain)")
     ap.add_argument("--list", action="store_true", help="print the sweeps and exit")
     ap.add_argument("--summary-only", action="store_true",
                     help="rewrite the results summary from the finished runs under --out-root; train nothing")
@@ -302,7 +307,8 @@ def main(argv=None) -> int:
             r = run(start, device=args.device, train=train, test=test, progress=sys.stderr.isatty(), decode_n=decode_n)
             print(f"{pre_key}: {r['bpp']:.4f} bpp, top-1 {100 * r['accuracy']:.2f}%", flush=True)
             init = str(Path(start.out_dir) / "model.pt")
-        cfg = dataclasses.replace(cfg, out_dir=str(Path(args.out_root) / name), init_from=init)
+        cfg = dataclasses.replace(cfg, out_dir=str(Path(args.out_root) / (name + args.sweep_suffix)), init_from=init)
+        lmbdas = tuple(args.lmbdas) if args.lmbdas else lmbdas
         done = lambda_sweep(cfg, lmbdas, warm_start_epochs=args.warm_epochs, device=args.device,
                             train=train, test=test, refit_head_epochs=args.refit_head_epochs, decode_n=decode_n,
                             progress=sys.stderr.isatty())
