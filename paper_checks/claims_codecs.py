@@ -31,6 +31,7 @@ from rdtheory.plotting import in_rate_order, log_rate_axis
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments/results/codecs_cifar.json"
 BASELINES = ROOT / "experiments/results/codecs_baselines.json"
+REFERENCE = ROOT / "experiments/results/codecs_reference.json"
 RUNS = ROOT / "experiments/checkpoints/codecs"
 ONE_SEED = "one training seed per curve, no seed interval: order/sign only"
 #: The committed run that quick mode reloads and re-measures (a C2 codec: the fastest to code).
@@ -414,6 +415,10 @@ def codecs_figure(quick: bool):
             rows = in_rate_order([r for r in base["rows"] if r["codec"] == codec])
             ax[0].plot([r["bpp"] for r in rows], [100 * r["accuracy"] for r in rows], "k-" if codec == "jpeg" else "k--",
                        alpha=0.5, label=f"{codec.upper()} (file size)")
+    if REFERENCE.exists():  # issue 16's reference: scalar quantiser of the pooled features (ideal code length)
+        rows = in_rate_order(json.loads(REFERENCE.read_text())["rows"])
+        ax[0].plot([r["bpp"] for r in rows], [100 * r["accuracy"] for r in rows], "r-o", ms=3,
+                   label="scalar quantiser, pooled features")
     for a in ax:
         log_rate_axis(a)  # 1-2-5 ticks: the default minor labels (3x10^0, 4x10^0) collide
         a.set_xlabel("rate (bits per pixel, real bitstreams)")

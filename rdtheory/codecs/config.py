@@ -27,6 +27,8 @@ __all__ = ["CodecConfig", "PATH_FIELDS"]
 
 #: Config fields that hold paths (recorded portably, resolved with :mod:`rdtheory.vision.paths`).
 PATH_FIELDS = ("data_dir", "weights", "init_from", "out_dir")
+#: Fields added after runs were committed: recorded only when not at their default.
+OPTIONAL_FIELDS = ("cached_features", "val_n")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +46,11 @@ class CodecConfig:
     on the base latent). Codec size: ``latent_channels``, ``channels``, ``latent_downsample``
     (direct / full input), ``stride`` (model splitting), ``quant_step``, ``hyper_channels``.
     Optimisation: ``epochs``, ``batch_size``, ``lr``, ``aux_lr``, ``seed``; ``init_from`` = a
-    ``model.pt`` to start from (a λ chain). ``out_dir``: where checkpoints and results go.
+    ``model.pt`` to start from (a λ chain). ``cached_features`` (model splitting only): train on
+    the front end's cut-point features computed once, with their horizontal flips
+    (:func:`rdtheory.codecs.features.cut_features`; random crops are not applied). ``val_n``: after
+    every epoch, the eval-mode rate estimate and top-1 on ``val_n`` fixed training images (0 = none).
+    ``out_dir``: where checkpoints and results go.
     """
 
     task: str = "cifar10-resnet20"
@@ -71,6 +77,8 @@ class CodecConfig:
     aux_lr: float = 1e-3
     seed: int = 0
     init_from: str | None = None
+    cached_features: bool = False
+    val_n: int = 0
     out_dir: str = "experiments/checkpoints/codecs/run"
 
     def validate(self) -> "CodecConfig":
@@ -94,6 +102,11 @@ class CodecConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a finite number > 0; got {v!r}")
+        if self.cached_features and self.approach != "model_splitting":
+            raise ValueError("cached_features=True caches g(X) at the cut point, which only a model-splitting codec "
+                             "sees; set approach='model_splitting' or cached_features=False")
+        if isinstance(self.val_n, bool) or not isinstance(self.val_n, int) or self.val_n < 0:
+            raise ValueError(f"val_n must be an int >= 0 (0 = no per-epoch validation); got {self.val_n!r}")
         if self.beta > 0 and not self.scalable:
             raise ValueError("beta > 0 rewards the reconstruction head of the scalable base layer; set scalable=True")
         if self.scalable and self.approach != "direct":
@@ -107,10 +120,13 @@ class CodecConfig:
         d["layers"] = list(d["layers"])
         for k in PATH_FIELDS:
             d[k] = portable_path(d[k])
+        for k in OPTIONAL_FIELDS:  # left out at their defaults: older runs' configs stay equal
+            if d[k] == getattr(CodecConfig, k):
+                del d[k]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "CodecConfig":
-        d = dict(d)
+        d = dict(d)  # configs written before cached_features/val_n existed get their defaults
         d["layers"] = tuple(d.get("layers", ()))
         return cls(**d)

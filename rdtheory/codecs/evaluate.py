@@ -32,13 +32,32 @@ if TYPE_CHECKING:
     from .config import CodecConfig
     from .train import CodecRun
 
-__all__ = ["evaluate_codec", "fit_reconstruction_head"]
+__all__ = ["evaluate_codec", "fit_reconstruction_head", "bootstrap_interval"]
+
+#: Bootstrap resamples of the per-image (bits, hit) pairs behind every reported interval.
+N_BOOT = 2000
+
+
+def bootstrap_interval(values, *, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0) -> list[float]:
+    """Percentile bootstrap interval of the mean of ``values`` (resampling the test images;
+    ``n_boot`` resamples from ``seed``), as ``[low, high]``."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"values must be a 1-d sequence of at least 2 per-image numbers; got shape {v.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(1)
+    a = (1 - level) / 2
+    return [float(np.quantile(means, a)), float(np.quantile(means, 1 - a))]
 
 
 @torch.no_grad()
 def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, pixels_per_sample: int,
                    to_pixels: Callable | None = None, batch_size: int = 100, device="cpu",
-                   per_sample: bool = False) -> dict:
+                   per_sample: bool = False, decode_n: int | None = None) -> dict:
     """Real-bitstream evaluation on ``(x, labels)``.
 
     Each sample is compressed to its own byte strings (latent + side stream) and decoded; the
@@ -47,16 +66,26 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
     ``accuracy`` (top-1 against ``labels``), ``n``, ``decode_exact`` (decoded tensor equals
     the eval-mode forward output, max |difference|), and ``psnr_db`` of the base layer's
     reconstruction ``G_a(Ŷ_b)`` when the run has a head (pixels via ``to_pixels``, peak 1).
-    With ``per_sample=True`` also ``bits_per_sample`` (bits of each sample's streams, flush
+    ``disagreement``: the fraction of samples whose decoded prediction differs from the task
+    model's own prediction on the uncompressed input (the Hamming distortion of the supervised
+    bound :math:`R_T(D)`). ``accuracy_ci95``/``disagreement_ci95``: percentile-bootstrap 95 % interval of the top-1 over the test images
+    (:func:`bootstrap_interval`). With ``per_sample=True`` also ``bits_per_sample`` (bits of each sample's streams, flush
     included) and ``correct_per_sample`` (0/1): what a sampling interval on a subset needs.
+
+    ``decode_n``: decode only the batches that start before sample ``decode_n`` (None = all).
+    Every sample is still *compressed* (the rate is always from real bytes); for the samples not
+    decoded, the back end runs on the eval-mode forward output, which equals the decoded tensor
+    (the decoded integer latent is the encoder's, checked on the decoded ones:
+    ``decode_max_abs_diff``). CompressAI's per-image decoding costs as much as its encoding, so
+    this halves a 10,000-image evaluation. ``decoded_n`` reports how many were decoded.
     """
     model.eval()
     system = model.system
     codec = system.codec
     if codec.entropy_bottleneck._offset.numel() == 0:
         codec.update(force=True)
-    bits, est, correct, n, max_diff, sq_err, n_px = 0, 0.0, 0, 0, 0.0, 0.0, 0
-    each_bits, each_correct = [], []
+    bits, est, correct, n, max_diff, sq_err, n_px, decoded = 0, 0.0, 0, 0, 0.0, 0.0, 0, 0
+    each_bits, each_correct, each_differ = [], [], []
     for s in range(0, len(x), batch_size):
         xb, yb = x[s:s + batch_size].to(device), labels[s:s + batch_size].to(device)
         enc_in = system.encoder_input(xb)
@@ -64,12 +93,18 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
         sizes = stream_bits(comp)
         bits += sum(sizes)
         each_bits += sizes
-        dec = codec.decompress(comp["strings"], comp["shape"])
         fwd = codec(enc_in)
         est += float(sum(-torch.log2(p).sum() for p in fwd["likelihoods"].values()))
-        max_diff = max(max_diff, float((dec["output"] - fwd["output"]).abs().max()))
+        if decode_n is None or s < decode_n:
+            dec = codec.decompress(comp["strings"], comp["shape"])
+            max_diff = max(max_diff, float((dec["output"] - fwd["output"]).abs().max()))
+            decoded += len(xb)
+        else:
+            dec = fwd
         logits = system.back_end(dec["output"], ("output",))["output"]
         hit = (logits.argmax(1) == yb).long()
+        ref = system.back_end(enc_in) if system.approach == "model_splitting" else system.task.run(xb)
+        each_differ += (logits.argmax(1) != ref["output"].argmax(1)).long().tolist()
         correct += int(hit.sum())
         each_correct += hit.tolist()
         n += len(xb)
@@ -78,7 +113,11 @@ def evaluate_codec(model: "CodecRun", x: torch.Tensor, labels: torch.Tensor, *, 
             sq_err += float((rec - to_pixels(xb)).pow(2).sum())
             n_px += rec.numel()
     res = {"bpp": bits / (n * pixels_per_sample), "bpp_estimate": est / (n * pixels_per_sample),
-           "accuracy": correct / n, "n": n, "decode_max_abs_diff": max_diff}
+           "accuracy": correct / n, "n": n, "decode_max_abs_diff": max_diff, "decoded_n": decoded}
+    res["disagreement"] = sum(each_differ) / n
+    if n >= 2:
+        res["accuracy_ci95"] = bootstrap_interval(each_correct)
+        res["disagreement_ci95"] = bootstrap_interval(each_differ)
     if per_sample:
         res["bits_per_sample"], res["correct_per_sample"] = each_bits, each_correct
     if n_px:

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DISTORTIONS = ("supervised", "mse", "multilayer_mse", "element_weighted_mse")
+DISTORTIONS = ("supervised", "mse", "multilayer_mse", "element_weighted_mse", "kl")
 
 
 def rate_bits(likelihoods: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -125,6 +125,8 @@ class RateDistortionLoss(nn.Module):
         if distortion == "mse" and len(layers) != 1:
             raise ValueError(f"distortion='mse' needs exactly one layer; got {layers}. Use "
                              "'multilayer_mse' (Eq. 22) or 'element_weighted_mse' (Eq. 23) for several")
+        if distortion == "kl" and len(layers) != 1:
+            raise ValueError(f"distortion='kl' needs exactly one layer of logits, e.g. ('output',); got {layers}")
         if distortion in ("multilayer_mse", "element_weighted_mse") and not layers:
             raise ValueError(f"distortion={distortion!r} needs at least one layer name in layers")
         self.lmbda = float(lmbda)
@@ -166,6 +168,13 @@ class RateDistortionLoss(nn.Module):
                 raise ValueError(f"labels must be an integer tensor of shape ({logits.shape[0]},); got "
                                  f"{getattr(labels, 'shape', type(labels).__name__)}")
             dist = F.cross_entropy(logits, labels)
+        elif self.distortion == "kl":
+            (layer,) = self.layers
+            t, e = _as_layer_dict(targets, "targets").get(layer), _as_layer_dict(estimates, "estimates").get(layer)
+            if t is None or e is None or t.shape != e.shape or t.ndim != 2:
+                raise ValueError(f"distortion='kl' needs targets[{layer!r}] and estimates[{layer!r}], logits of one "
+                                 f"shape (B, classes)")
+            dist = F.kl_div(F.log_softmax(e, 1), F.log_softmax(t.detach(), 1), log_target=True, reduction="batchmean")
         else:
             if targets is None or estimates is None:
                 raise ValueError(f"distortion={self.distortion!r} needs targets= and estimates= mappings")

@@ -66,7 +66,10 @@ def _cifar_data(cfg: "CodecConfig", split: str) -> tuple[torch.Tensor, torch.Ten
     from ..vision.data import load_cifar10_jpeg, to_tensor
     from ..vision.paths import find_data
 
-    data = load_cifar10_jpeg(find_data(cfg.data_dir, what="data_dir"), split)
+    from .._io import cache_dir
+
+    # decoded once into the user cache (keyed by the zip's path, size and mtime): 50,000 JPEGs take minutes
+    data = load_cifar10_jpeg(find_data(cfg.data_dir, what="data_dir"), split, cache_dir=cache_dir("data"))
     n = cfg.train_n if split == "train" else cfg.test_n
     if n is not None and n < len(data):
         data = data.stratified(n, seed=cfg.seed if split == "train" else 0)

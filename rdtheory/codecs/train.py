@@ -86,9 +86,10 @@ class CodecRun(nn.Module):
         self.system = system
         self.head = head
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, loss: RateDistortionLoss, pixels: int) -> dict:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, loss: RateDistortionLoss, pixels: int,
+                at_cut: bool = False, teacher: torch.Tensor | None = None) -> dict:
         """The loss terms on one batch (:func:`loss_terms`); a forward so DDP can wrap it."""
-        return loss_terms(self, loss, x, labels, pixels)
+        return loss_terms(self, loss, x, labels, pixels, at_cut=at_cut, teacher=teacher)
 
 
 def build(cfg: CodecConfig, x_example: torch.Tensor) -> tuple[CodecRun, RateDistortionLoss]:
@@ -109,14 +110,27 @@ def build(cfg: CodecConfig, x_example: torch.Tensor) -> tuple[CodecRun, RateDist
 
 
 def loss_terms(model: CodecRun, loss: RateDistortionLoss, x: torch.Tensor, labels: torch.Tensor,
-               pixels: int) -> dict:
-    """R + λD (+ β·MSE) on one batch: codec forward, back end to the distillation points."""
+               pixels: int, *, at_cut: bool = False, teacher: torch.Tensor | None = None) -> dict:
+    """R + λD (+ β·MSE) on one batch: codec forward, back end to the distillation points.
+
+    ``at_cut``: ``x`` is already the cut-point tensor g(X) (cached features, model splitting),
+    so the front end is skipped; ``pixels`` stays the image's pixel count (rate in bpp).
+    ``teacher``: precomputed task-model logits of ``x`` (the target of ``distortion="kl"``)."""
     system = model.system
-    out = system(x)
+    if at_cut:
+        out = system.codec(x)
+        out["cut"] = out["output"]
+    else:
+        out = system(x)
     taps = loss.layers if loss.distortion != "supervised" else ("output",)
     estimates = system.back_end(out["cut"], taps)
     with torch.no_grad():
-        targets = system.task.run(x, taps=taps) if loss.distortion != "supervised" else None
+        if loss.distortion == "supervised":
+            targets = None
+        elif teacher is not None and tuple(taps) == ("output",):
+            targets = {"output": teacher}
+        else:
+            targets = system.task.run(x, start=system.cut if at_cut else "input", taps=taps)
     reconstruction = None
     if loss.beta > 0:
         reconstruction = (model.head(out["z_hat"] * system.codec.quant_step), x)
@@ -148,19 +162,26 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
     x_all, y_all = data if data is not None else spec.data(cfg, "train")
     torch.manual_seed(cfg.seed)
     model, loss = build(cfg, x_all[:2])
+    pixels = spec.pixels_per_sample(x_all)
+    val = _validation_set(cfg, x_all, y_all)
+    n_images, teacher = len(x_all), None
+    if cfg.cached_features:  # the codec only sees g(X): compute it once (with flips), train on it
+        x_all, teacher = train_features(cfg, model.system.task, x_all)
+        y_all = torch.cat([y_all, y_all])
     if cfg.init_from:
         _load_portable(model, load_checkpoint(repo_path(cfg.init_from))["model"], cfg.init_from, new_head_ok=True)
     model.to(dev)
     main, aux = _param_groups(model)
     opt, aux_opt = torch.optim.Adam(main, lr=cfg.lr), torch.optim.Adam(aux, lr=cfg.aux_lr)
     net = wrap_ddp(model, dev, world, find_unused_parameters=True)
-    pixels = spec.pixels_per_sample(x_all)
     config = cfg.as_dict()
 
-    def epoch_fn(epoch: int, _gen) -> dict:
+    def epoch_fn(epoch: int, gen) -> dict:
         # the quantisation noise of epoch e comes from the global seed fit() set from (seed, e)
         model.train()
-        batches = shuffled_batches(len(x_all), cfg.batch_size, cfg.seed, epoch, rank, world)
+        batches = shuffled_batches(n_images, cfg.batch_size, cfg.seed, epoch, rank, world)
+        # cached features: each image is seen once per epoch, mirrored with probability 1/2 (rows N.. are flips)
+        flip = torch.randint(0, 2, (n_images,), generator=gen) * n_images if cfg.cached_features else None
         sums = {"loss": 0.0, "rate_bpp": 0.0, "distortion": 0.0}
         bar = progress_bar(progress and rank == 0, len(batches),
                            f"{Path(cfg.out_dir).name} epoch {epoch + 1}/{cfg.epochs}")
@@ -168,7 +189,10 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
             for g in opt.param_groups:
                 g["lr"] = _lr_at(cfg, epoch, step, len(batches))
             idx_t = torch.from_numpy(idx)
-            terms = net(x_all[idx_t].to(dev), y_all[idx_t].to(dev), loss, pixels)
+            if flip is not None:
+                idx_t = idx_t + flip[idx_t]
+            terms = net(x_all[idx_t].to(dev, torch.float32), y_all[idx_t].to(dev), loss, pixels,
+                        at_cut=cfg.cached_features, teacher=None if teacher is None else teacher[idx_t].to(dev))
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             nn.utils.clip_grad_norm_(main, 1.0)
@@ -195,8 +219,60 @@ def train_codec(cfg: CodecConfig, *, device: str | None = "cpu", resume: bool = 
     parts = {"model": model, "optimizer": opt, "aux_optimizer": aux_opt}
     history = fit(out_dir=cfg.out_dir, config=config, parts=parts, epochs=cfg.epochs, seed=cfg.seed,
                   epoch_fn=epoch_fn, metrics_fn=lambda h: _metrics(cfg, h), final_fn=final_fn, device=dev,
+                  eval_fn=None if val is None else (lambda _e: validate(model, loss, *val, pixels=pixels, device=dev)),
                   resume=resume, max_epochs=max_epochs, rank=rank, world=world, log=log)
     return _metrics(cfg, history)
+
+
+def data_key(cfg: CodecConfig) -> str:
+    """Cache key of a run's training images and task weights: SHA-256 of both files, subset and seed."""
+    from ..vision.paths import find_data
+    from .features import file_sha256
+
+    w = file_sha256(find_data(cfg.weights, what="weights"))[:16]
+    d = file_sha256(find_data(cfg.data_dir, what="data_dir"))[:16]
+    return f"{cfg.task}-w{w}-d{d}-train{cfg.train_n or 'all'}-s{cfg.seed}"
+
+
+def train_features(cfg: CodecConfig, task: SplitTaskModel, x: torch.Tensor):
+    """``(g(X) at cfg.cut, logits)`` for X (rows 0..N-1) and its mirror image (rows N..2N-1),
+    cached (float16) by :func:`rdtheory.codecs.features.cut_features` under :func:`data_key`;
+    the logits (the teacher of ``distortion="kl"``) are the back end run on those cached
+    features (float32, cached beside them)."""
+    from .features import cut_features, teacher_logits
+
+    feats = cut_features(task, x, cfg.cut, key=data_key(cfg), flips=True)
+    return feats, teacher_logits(task, feats, cfg.cut, key=f"{data_key(cfg)}-{cfg.cut}-flips")
+
+
+def _validation_set(cfg: CodecConfig, x: torch.Tensor, y: torch.Tensor):
+    """``cfg.val_n`` fixed (class-stratified, seed 1) training images for the per-epoch curve, or None."""
+    if not cfg.val_n:
+        return None
+    from ..vision.data import stratified_indices
+
+    idx = torch.from_numpy(stratified_indices(y.numpy(), min(cfg.val_n, len(y)), seed=1))
+    return x[idx], y[idx]
+
+
+@torch.no_grad()
+def validate(model: CodecRun, loss: RateDistortionLoss, x: torch.Tensor, y: torch.Tensor, *, pixels: int,
+             device="cpu", batch: int = 250) -> dict:
+    """Eval-mode (rounded latents) rate estimate in bpp, top-1 and R + λD on ``(x, y)``: the
+    per-epoch validation curve (no entropy coding; that is :func:`evaluate_codec`)."""
+    was = model.training
+    model.eval()
+    tot = {"val_bpp_estimate": 0.0, "val_accuracy": 0.0, "val_loss": 0.0}
+    for s in range(0, len(x), batch):
+        xb, yb = x[s:s + batch].to(device), y[s:s + batch].to(device)
+        terms = loss_terms(model, loss, xb, yb, pixels)
+        logits = model.system.back_end(model.system(xb)["cut"], ("output",))["output"]
+        w = len(xb) / len(x)
+        tot["val_bpp_estimate"] += float(terms["rate_bpp"]) * w
+        tot["val_loss"] += float(terms["loss"]) * w
+        tot["val_accuracy"] += float((logits.argmax(1) == yb).float().mean()) * w
+    model.train(was)
+    return tot
 
 
 def _metrics(cfg: CodecConfig, history: list[dict]) -> dict:
@@ -245,7 +321,7 @@ def load_codec(path, x_example: torch.Tensor, device="cpu") -> tuple[CodecRun, R
 
 
 def run(cfg: CodecConfig, *, device: str | None = "cpu", progress: bool = True, refit_head_epochs: int = 0,
-        test=None, train=None) -> dict:
+        test=None, train=None, decode_n: int | None = None) -> dict:
     """Train (resuming) and evaluate ``cfg``; writes and returns ``out_dir/result.json``.
 
     A run whose ``result.json`` exists with the same config (paths compared in their
@@ -273,7 +349,7 @@ def run(cfg: CodecConfig, *, device: str | None = "cpu", progress: bool = True, 
         head_curve = fit_reconstruction_head(model, cfg, train[0], epochs=refit_head_epochs, device=dev,
                                              progress=progress)
     ev = evaluate_codec(model, x_test, y_test, pixels_per_sample=spec.pixels_per_sample(x_test),
-                        to_pixels=spec.to_pixels, device=dev)
+                        to_pixels=spec.to_pixels, device=dev, decode_n=decode_n)
     res = {"config": cfg.as_dict(), **ev, "train_history": metrics["history"],
            "head_refit_mse": head_curve, "seconds": time.time() - t0}
     atomic_write_json(res_path, res)
