@@ -186,3 +186,18 @@ def test_scale_indexes_equal_compressai(trained):
     t = codec.gaussian_conditional.scale_table
     s = torch.cat([torch.rand(2000) * 300, t, t * (1 + 1e-7), torch.tensor([0.0, 0.05, 0.11, 1e6])])
     assert torch.equal(codec.scale_indexes(s).long(), codec.gaussian_conditional.build_indexes(s).long())
+
+
+def test_config_context_model_reaches_the_codec():
+    """CodecConfig(context_model=True) trains the Fig. 14 codec; other approaches refuse it by name."""
+    from rdtheory.codecs.config import CodecConfig
+    from rdtheory.codecs.tasks import SplitTaskModel
+    from rdtheory.codecs.train import _make_codec
+
+    task = SplitTaskModel([("layer1", torch.nn.Conv2d(3, 4, 3, stride=2, padding=1))])
+    cfg = CodecConfig(approach="direct", cut="layer1", context_model=True, latent_channels=8, channels=8,
+                      latent_downsample=2).validate()
+    assert isinstance(_make_codec(cfg, task, torch.zeros(1, 3, 16, 16)), ContextDirectCodec)
+    assert "context_model" in cfg.as_dict() and "context_model" not in CodecConfig().as_dict()
+    with pytest.raises(ValueError, match="context_model"):
+        CodecConfig(approach="model_splitting", context_model=True).validate()

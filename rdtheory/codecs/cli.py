@@ -35,7 +35,7 @@ FIELDS = {"task": str, "data_dir": str, "weights": str, "train_n": int, "test_n"
           "distortion": str, "layers": tuple, "lmbda": float, "beta": float, "scalable": bool,
           "latent_channels": int, "channels": int, "latent_downsample": int, "stride": int, "quant_step": float,
           "hyper_channels": int, "epochs": int, "batch_size": int, "lr": float, "aux_lr": float, "seed": int,
-          "init_from": str, "cached_features": bool, "val_n": int, "out_dir": str}
+          "init_from": str, "cached_features": bool, "val_n": int, "context_model": bool, "out_dir": str}
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:

@@ -28,7 +28,7 @@ __all__ = ["CodecConfig", "PATH_FIELDS"]
 #: Config fields that hold paths (recorded portably, resolved with :mod:`rdtheory.vision.paths`).
 PATH_FIELDS = ("data_dir", "weights", "init_from", "out_dir")
 #: Fields added after runs were committed: recorded only when not at their default.
-OPTIONAL_FIELDS = ("cached_features", "val_n")
+OPTIONAL_FIELDS = ("cached_features", "val_n", "context_model")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +50,8 @@ class CodecConfig:
     the front end's cut-point features computed once, with their horizontal flips
     (:func:`rdtheory.codecs.features.cut_features`; random crops are not applied). ``val_n``: after
     every epoch, the eval-mode rate estimate and top-1 on ``val_n`` fixed training images (0 = none).
+    ``context_model`` (direct only): the paper's Fig. 14 entropy model with the autoregressive
+    context (:class:`~rdtheory.codecs.context.ContextDirectCodec`; serial decoding).
     ``out_dir``: where checkpoints and results go.
     """
 
@@ -79,6 +81,7 @@ class CodecConfig:
     init_from: str | None = None
     cached_features: bool = False
     val_n: int = 0
+    context_model: bool = False
     out_dir: str = "experiments/checkpoints/codecs/run"
 
     def validate(self) -> "CodecConfig":
@@ -105,6 +108,9 @@ class CodecConfig:
         if self.cached_features and self.approach != "model_splitting":
             raise ValueError("cached_features=True caches g(X) at the cut point, which only a model-splitting codec "
                              "sees; set approach='model_splitting' or cached_features=False")
+        if self.context_model and self.approach != "direct":
+            raise ValueError("context_model=True is the direct codec's autoregressive entropy model (Fig. 14); set "
+                             "approach='direct' or context_model=False")
         if isinstance(self.val_n, bool) or not isinstance(self.val_n, int) or self.val_n < 0:
             raise ValueError(f"val_n must be an int >= 0 (0 = no per-epoch validation); got {self.val_n!r}")
         if self.beta > 0 and not self.scalable:

@@ -75,7 +75,7 @@ def _make_codec(cfg: CodecConfig, task: SplitTaskModel, x_example: torch.Tensor)
     ratio = x_example.shape[-1] // y.shape[-1]
     return DirectCodec(x_example.shape[1], y.shape[1], out_downsample=ratio, latent_channels=cfg.latent_channels,
                        channels=cfg.channels, latent_downsample=cfg.latent_downsample, quant_step=cfg.quant_step,
-                       hyper_channels=cfg.hyper_channels)
+                       hyper_channels=cfg.hyper_channels, context_model=cfg.context_model)
 
 
 class CodecRun(nn.Module):
