@@ -11,7 +11,6 @@ import pytest
 
 from rdtheory.discrete import absolute_error, blahut_arimoto, rd_curve, squared_error
 from rdtheory.discrete.config import SolverConfig, warm_config
-from rdtheory.discrete.newton import cholesky_inverse
 from rdtheory.discrete.solver import solve_warm
 from rdtheory.discrete.curves import _next_size_index, _sequential, _support_size
 
@@ -100,17 +99,3 @@ def test_size_schedule_and_support():
     r[:5] = 0.2
     r[5:] = 1e-12                                            # warm-start dust is not support
     assert _support_size(r) == 5
-
-
-@pytest.mark.parametrize("k", [7, 128, 129, 300])
-def test_cholesky_inverse(k):
-    rng = np.random.default_rng(k)
-    X = rng.normal(size=(k, k))
-    M = X @ X.T / k + 1e-2 * np.eye(k)
-    with jax.enable_x64(True):
-        Li = np.asarray(cholesky_inverse(jax.numpy.asarray(M)))
-    assert np.allclose(np.triu(Li, 1), 0.0)
-    np.testing.assert_allclose(Li.T @ Li @ M, np.eye(k), atol=1e-9)
-    with jax.enable_x64(True):  # not positive definite: NaN, which the Newton step rejects
-        bad = np.asarray(cholesky_inverse(jax.numpy.asarray(-np.eye(k))))
-    assert not np.all(np.isfinite(bad))

@@ -63,7 +63,7 @@ class SolverConfig:
     #: steps end without certifying ``tol``
     squarem_tail: bool = True
     #: factor capacities tried in turn by ``newton_size="auto"`` (capped at min(n + 1, m))
-    auto_newton_sizes: tuple = (128, 256, 512, 1024)
+    auto_newton_sizes: tuple = (256, 512, 1024, 4096)
     #: Newton steps given to each non-final stage of the ``"auto"`` schedule (a stage also
     #: ends as soon as a step's minimiser does not fit its capacity)
     stage_rounds: int = 6
