@@ -78,6 +78,9 @@ class SolverConfig:
     #: a point counts as support of the current iterate (the warm start of the active set)
     #: when its mass is at least this
     support_mass: float = 1e-9
+    #: mass given to points with c > 1 left at the floor after a Newton step (kept only if
+    #: it lowers the gap; see :func:`~rdtheory.discrete.newton.newton_round`)
+    inject_mass: float = 1e-12
     #: cap on active-set changes in one Newton step is ``2 k + newton_inner_extra``
     #: (:meth:`newton_inner`): from an empty start the minimiser's ~k columns enter one by
     #: one, and a few leave again
@@ -88,25 +91,25 @@ class SolverConfig:
     #: start left at ~1e-300 would otherwise need thousands of multiplicative BA steps to
     #: come back
     init_mix: float = 1e-3
-    #: SQUAREM map evaluations before the first CNM step of a warm-started solve (a later
+    #: SQUAREM map evaluations before the first Newton step of a warm-started solve (a later
     #: ``"auto"`` stage, or :func:`~rdtheory.discrete.solver.solve_warm`); a neighbouring
     #: slope's solution is already close, so the 600-map warm-up of a cold start would be wasted
     warm_warmup: int = 30
-    #: ... and when the candidate set is the whole grid (k = m): a CNM step then costs
-    #: O(n m^2), ~25 BA maps at m = 1024, while the high-beta slopes there (support ~ every
+    #: ... and when the capacity is the whole grid (k = m): a Newton step may then add up
+    #: to m columns one by one, while the high-beta slopes there (support ~ every
     #: point, near-diagonal kernel) are nearly certified by SQUAREM alone; 100 maps beat 30
     #: and 300 on the 1024-point Dirichlet/squared-error curve (slopes 8.7e5..3e7: 7.4 s,
     #: 9.2 s, 16.5 s)
     warm_warmup_full: int = 100
-    #: CNM steps of a warm-started attempt that may still move on to a larger k
+    #: Newton steps of a warm-started attempt that may still move on to a larger k
     warm_rounds: int = 12
-    #: CNM steps of a final warm-started attempt whose candidates are every point of a large
-    #: grid (m >= ``full_rounds_min_m``): CNM needs 4-6 there; a slope still open after 8
+    #: Newton steps of a final warm-started attempt whose capacity is every point of a large
+    #: grid (m >= ``full_rounds_min_m``): 2-6 are needed there; a slope still open after 8
     #: goes to SQUAREM
     full_rounds: int = 8
     #: grid size from which ``full_rounds`` applies
     full_rounds_min_m: int = 512
-    #: SQUAREM maps after the CNM steps of a final warm-started attempt
+    #: SQUAREM maps after the Newton steps of a final warm-started attempt
     warm_tail: int = 1000
 
     @property
@@ -124,7 +127,7 @@ def warm_config(k: int, m: int, tol: float, *, final: bool = False, max_iter: in
     """Config of one warm-started attempt with ``k`` of the ``m`` points as candidates.
 
     The SQUAREM warm-up is short (``warm_warmup``), longer when ``k >= m``
-    (``warm_warmup_full``). A non-final attempt gets ``warm_rounds`` CNM steps and no
+    (``warm_warmup_full``). A non-final attempt gets ``warm_rounds`` Newton steps and no
     SQUAREM tail, so too small a ``k`` fails fast instead of grinding; the final one gets
     the default number of steps (``full_rounds`` when k = m >= ``full_rounds_min_m``) and a
     SQUAREM tail of at most ``warm_tail`` maps (within ``max_iter``): a slope that still

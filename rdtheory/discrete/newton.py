@@ -65,6 +65,8 @@ def newton_round(s: _State, K, p, cfg: SolverConfig):
     Candidates are all alive points; the active set starts from the current support when it
     fits the factor's capacity ``k = min(cfg.newton_size, n + 1, m)`` (after a full step the
     iterate *is* the last minimiser, so the next step starts from it), else from empty.
+    After the step, points with :math:`c > 1` left at the mass floor are lifted to
+    ``cfg.inject_mass`` when that lowers the gap (see the comment in the code).
     Returns ``(state, solved)``: ``solved`` is False when the model's minimiser needed more
     than ``k`` columns (or the active-set cap stopped it); the step is an ascent either way.
     """
@@ -108,4 +110,18 @@ def newton_round(s: _State, K, p, cfg: SolverConfig):
     full = gap_full <= _gap(r_new, c_new, s.alive)
     theta = jnp.where(full, theta_full, theta)
     gap = jnp.minimum(gap_full, _gap(r_new, c_new, s.alive))
+    # Points where c > 1 but the mass sits at the floor (~1e-300, far from the support: z
+    # there ~ 1e-100) are out of the quadratic model's reach (its curvature p K^2 / z^2 is
+    # ~1e200) and out of the BA map's (it multiplies the floor by c ~ 1 + 1e-4). Lifting
+    # them to cfg.inject_mass changes Phi by ~that mass and lets the next steps move them;
+    # kept only if it lowers the certified gap.
+    r_cur = _mass(theta, s.alive)
+    _, c_cur, _ = _grad(r_cur, K, p)
+    lift = s.alive & (c_cur > 1.0) & (r_cur < cfg.inject_mass)
+    theta_l = _normalise(jnp.log(jnp.where(lift, cfg.inject_mass, r_cur) + 0.0), s.alive)
+    r_l = _mass(theta_l, s.alive)
+    gap_l = _gap(r_l, _grad(r_l, K, p)[1], s.alive)
+    better = gap_l < gap
+    theta = jnp.where(better, theta_l, theta)
+    gap = jnp.minimum(gap, gap_l)
     return s._replace(theta=theta, nt=s.nt + 1, gap=gap), solved

@@ -76,8 +76,8 @@ def _add(f: QRFactor, a, b, j, xj, delta, allow=True):
     v = a - h1 @ f.Qt
     h2 = f.Qt @ v
     v = v - h2 @ f.Qt
-    rho = jnp.sqrt(v @ v)
-    fits = (rho > delta * jnp.sqrt(a @ a)) & (f.np < kp)
+    rho = _norm(v)
+    fits = (rho > delta * _norm(a)) & (f.np < kp)
     ok = fits & allow
     q = v / jnp.where(ok, rho, 1.0)
     pos = jnp.minimum(f.np, kp - 1)
@@ -87,6 +87,20 @@ def _add(f: QRFactor, a, b, j, xj, delta, allow=True):
     g = QRFactor(put(f.Qt, q), put(f.R, col, 1), put(f.qtb, q @ b), put(f.slot, j), put(f.x, xj),
                  f.np + ok.astype(f.np.dtype))
     return g, fits
+
+
+def _norm(v):
+    """2-norm without overflow: columns weighted by sqrt(p)/z reach ~1e150 where z ~ 1e-150."""
+    big = jnp.max(jnp.abs(v))
+    safe = jnp.where(big > 0, big, 1.0)
+    return safe * jnp.sqrt(jnp.sum((v / safe) ** 2))
+
+
+def _col_norms(A):
+    """Column 2-norms of A without overflow (as :func:`_norm`)."""
+    big = jnp.max(jnp.abs(A), axis=0)
+    safe = jnp.where(big > 0, big, 1.0)
+    return safe * jnp.sqrt(jnp.sum((A / safe) ** 2, axis=0))
 
 
 def _givens(a, b):
@@ -153,7 +167,8 @@ def qr_nnls(A, b, valid, x0, max_inner: int, delta: float = 1e-10, enter: float 
     starts as the passive set (heaviest first; dependent columns and those beyond the
     capacity are dropped with their mass). ``capacity`` (static; default ``min(N, m)``) is
     the most passive columns. A column enters when its gradient :math:`a_j^\top(b - Ax)`
-    exceeds ``enter`` times :math:`\|a_j\|\,\|b\|`; ``delta`` is the dependence threshold of
+    exceeds ``enter`` times :math:`\|a_j\|\,\|b\|` (a column that leaves right after entering
+    is not tried again); ``delta`` is the dependence threshold of
     the module docstring. Each loop pass makes one active-set change (at most ``max_inner``).
     Returns ``(x, solved)``: ``x >= 0`` always (a feasible iterate if the cap stops the
     loop), and ``solved`` when the KKT conditions hold to ``enter`` (False also when a
@@ -163,8 +178,7 @@ def qr_nnls(A, b, valid, x0, max_inner: int, delta: float = 1e-10, enter: float 
     kp = min(N, m) if capacity is None else int(min(capacity, N, m))
     dtype = A.dtype
     tiny = jnp.finfo(dtype).tiny
-    norms = jnp.sqrt(jnp.sum(A * A, axis=0))
-    scale = jnp.maximum(norms * jnp.sqrt(b @ b), tiny)
+    scale = jnp.maximum(_col_norms(A) * _norm(b), tiny)
 
     # initial factor: the support of x0, heaviest first, up to the capacity
     start = valid & (x0 > 0)
@@ -181,13 +195,14 @@ def qr_nnls(A, b, valid, x0, max_inner: int, delta: float = 1e-10, enter: float 
         # infeasible: move from x toward s until the first passive column reaches zero, and
         # that column leaves. Both updates run masked (in place), not under lax.cond, which
         # would copy the factor and A at every change.
-        i, f, blocked, _, full = c
+        i, f, blocked, _, full, last = c
         s = _solve(f)
         used = jnp.arange(kp) < f.np
         feasible = jnp.all(jnp.where(used, s > 0, True))
         # residual of the passive LS: b - Q Q^T b; written r @ A, not A.T @ r (with A a jit
         # argument, XLA CPU transposed A inside the loop: 18 ms instead of 0.2 ms at 1025 x 1024)
-        grad = (b - f.qtb @ f.Qt) @ A
+        res = b - f.qtb @ f.Qt
+        grad = res @ A
         inP = _scatter(f, jnp.ones((kp,), bool), m)
         score = jnp.where(inP | blocked | ~valid, -jnp.inf, grad / scale)
         j = jnp.argmax(score)
@@ -197,17 +212,23 @@ def qr_nnls(A, b, valid, x0, max_inner: int, delta: float = 1e-10, enter: float 
         pos = jnp.argmin(ratio)
         alpha = jnp.clip(ratio[pos], 0.0, 1.0)
         x_step = jnp.where(used, jnp.maximum(f.x + alpha * (s - f.x), 0.0), 0.0).at[pos].set(0.0)
+        # a column that leaves right after entering had a gradient within rounding of zero
+        # (in exact arithmetic an entering column gets a positive coefficient): it is blocked,
+        # or near-dependent grid columns cycle in and out until max_inner
+        bounce = ~feasible & (f.slot[pos] == last)
+        blocked = blocked | (bounce & (jnp.arange(m) == last))
         f = _delete(f._replace(x=jnp.where(feasible, s, x_step)), pos, active=~feasible)
         f, ok = _add(f, A[:, j], b, j, jnp.zeros((), dtype), delta, allow=want)
         full = full | (want & ~ok & (f.np >= kp))
         blocked = blocked | (want & ~ok & (jnp.arange(m) == j))
-        return i + 1, f, blocked, feasible & ~want, full
+        last = jnp.where(want & ok, j, jnp.where(feasible, -1, last))
+        return i + 1, f, blocked, feasible & ~want, full, last
 
     def cond(c):
         # a column that should enter but does not fit the capacity ends the loop: the caller
         # (the "auto" schedule) moves to a larger capacity rather than grinding on
         return (c[0] < max_inner) & ~c[3] & ~c[4]
 
-    init_c = (0, f, jnp.zeros((m,), bool), jnp.asarray(False), jnp.asarray(False))
-    _, f, _, done, full = lax.while_loop(cond, body, init_c)
+    init_c = (0, f, jnp.zeros((m,), bool), jnp.asarray(False), jnp.asarray(False), jnp.asarray(-1))
+    _, f, _, done, full, _ = lax.while_loop(cond, body, init_c)
     return _scatter(f, jnp.maximum(f.x, 0.0), m), done & ~full

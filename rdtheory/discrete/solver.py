@@ -197,8 +197,8 @@ def blahut_arimoto(p, d, beta, *, tol: float = 1e-7, max_iter: int = 100_000,
     dtype : "float64" (default) or "float32"
         float64 is enabled for this call only (``jax.enable_x64``), not globally.
     newton_size : "auto" or int
-        Candidate-set size k of the CNM steps (a static shape). ``"auto"`` tries
-        ``SolverConfig.auto_newton_sizes`` (k = 128, 256, 512, 1024, capped at m) in turn,
+        Capacity k of the Newton steps' QR factor (a static shape). ``"auto"`` tries
+        ``SolverConfig.auto_newton_sizes`` (k = 256, 512, 1024, 4096, capped at min(n + 1, m)) in turn,
         each stage warm-started from the last and given a few rounds, re-solving only the
         batch members that have not converged; an int fixes k. The certificate never
         depends on k, only the speed.
