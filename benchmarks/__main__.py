@@ -302,7 +302,7 @@ def render(res: dict) -> str:
                 e = row[name]
                 comp = max((v.get("compile_s", 0) or 0) for v in e.values())
                 last = [v for v in e.values() if "iterations" in v][-1]
-                note = f"{last['iterations']} BA maps, {last['newton_steps']} CNM steps"
+                note = f"{last['iterations']} BA maps, {last['newton_steps']} Newton steps"
                 L.append(f"| {n} | rdtheory {name} | " + " | ".join(fmt(e[str(t)].get("seconds")) for t in TOLS)
                          + f" | {comp:.2f} s | {note} |")
             nb = row["numpy_ba"]

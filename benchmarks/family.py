@@ -231,7 +231,7 @@ def render(res: dict) -> str:
     for n, rows in res["rows"].items():
         L += ["", f"## Per member, n=m={n} (the slowest slope of each member)", "",
               "| member | beta | beta·max d | to 1e-7 (s) | first call (s) | to 1e-5 (s) | gap (bits) | converged | "
-              "BA maps | CNM steps | numpy BA to 1e-5 (s) | speed-up at 1e-5 | worst speed-up (beta) |",
+              "BA maps | Newton steps | numpy BA to 1e-5 (s) | speed-up at 1e-5 | worst speed-up (beta) |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for m in dict.fromkeys(r["member"] for r in rows):
             mine = [r for r in rows if r["member"] == m]
@@ -315,7 +315,7 @@ def main(argv=None) -> int:
                     row = {"member": f"{s}-{dn}", "n": n, **solve_row(p, d, float(beta), args.budget)}
                     rows.append(row)
                     print(f"  n={n} {s}-{dn} beta={beta:.3g}: {row['seconds']:.3g} s conv={row['converged']} "
-                          f"maps={row['iterations']} cnm={row['newton_steps']} numpy={row['numpy_1e5_s']} "
+                          f"maps={row['iterations']} newton={row['newton_steps']} numpy={row['numpy_1e5_s']} "
                           f"speedup={_sp(row)} load={row['load']:.2f}", flush=True)
                 save(res, args.out)
     res.pop("incomplete")

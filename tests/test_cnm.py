@@ -1,7 +1,7 @@
-"""The constrained Newton method's inner solver and steps (rdtheory.discrete.newton).
+"""The constrained Newton step (rdtheory.discrete.newton) and its QR active set (rdtheory.discrete.nnls).
 
-simplex_nnls is checked against the KKT conditions of its quadratic program, which identify
-the minimiser exactly; a CNM step against the certificate it must improve.
+qr_nnls is checked against scipy's NNLS (the exact minimiser); a Newton step against the
+certificate it must improve.
 """
 import dataclasses
 
@@ -15,73 +15,9 @@ from rdtheory.discrete import examples
 from rdtheory.discrete import ba_map, certificate as cert, newton
 from rdtheory.discrete.config import SolverConfig
 
-#: KKT residual allowed: the starting inverse is ridge-regularised by SolverConfig.cnm_ridge = 1e-10 of the
-#: diagonal, which moves the stationarity by ~1e-10 |Q| |w| (~1e-9 for these k = 40 problems)
-KKT_TOL = 1e-8
 
-
-def _kkt(Q, b, w):
-    """(min w, |sum w - 1|, max stationarity violation on the support, max multiplier off it).
-
-    At the minimiser of 1/2 w'Qw - b'w over the simplex, with nu the multiplier of sum w = 1:
-    b - nu - (Qw) = 0 where w > 0 and <= 0 where w = 0."""
-    g = b - Q @ w
-    on = w > 0
-    nu = float(np.mean(g[on]))
-    return w.min(), abs(w.sum() - 1.0), np.abs(g[on] - nu).max(), (g[~on] - nu).max(initial=-np.inf)
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_simplex_nnls_meets_kkt_from_any_feasible_start(seed):
-    rng = np.random.default_rng(seed)
-    k = 40
-    A = rng.normal(size=(80, k))
-    Q = A.T @ A
-    b = A.T @ rng.normal(size=80) + 3.0 * rng.normal(size=k)
-    P0 = rng.random(k) < 0.5
-    w0 = np.where(P0, rng.random(k), 0.0)
-    w0 /= w0.sum()
-    with jax.enable_x64(True):
-        w, solved = newton.simplex_nnls(jnp.asarray(Q), jnp.asarray(b), jnp.ones(k, bool), jnp.asarray(P0),
-                                    jnp.asarray(w0), 4 * k)
-    w = np.asarray(w)
-    assert bool(solved)
-    wmin, sum_err, station, off = _kkt(Q, b, w)
-    assert wmin >= 0 and sum_err <= 1e-12
-    assert station <= KKT_TOL and off <= KKT_TOL
-
-
-def test_simplex_nnls_keeps_duplicate_columns_out_and_respects_valid():
-    rng = np.random.default_rng(7)
-    A = rng.normal(size=(30, 10))
-    A = np.concatenate([A, A[:, :3]], axis=1)  # slots 10..12 duplicate slots 0..2: Q is singular
-    Q = A.T @ A
-    b = A.T @ (A @ np.full(13, 1 / 13) + 0.1 * rng.normal(size=30))
-    valid = np.ones(13, bool)
-    valid[5] = False
-    P0 = np.zeros(13, bool)
-    P0[0] = True
-    w0 = np.where(P0, 1.0, 0.0)
-    with jax.enable_x64(True):
-        w, _ = newton.simplex_nnls(jnp.asarray(Q), jnp.asarray(b), jnp.asarray(valid), jnp.asarray(P0),
-                               jnp.asarray(w0), 100)
-    w = np.asarray(w)
-    assert np.all(np.isfinite(w)) and w.min() >= 0 and abs(w.sum() - 1) <= 1e-12
-    assert w[5] == 0.0                                   # an invalid slot never enters
-    assert not any(w[i] > 0 and w[i + 10] > 0 for i in range(3))  # a copy never joins its twin
-    # and the model value matches the minimiser over the 10 distinct columns (slot 5 excluded)
-    keep = [i for i in range(10) if i != 5]
-    sub = np.zeros(13)
-    with jax.enable_x64(True):
-        ws, _ = newton.simplex_nnls(jnp.asarray(Q[np.ix_(keep, keep)]), jnp.asarray(b[keep]), jnp.ones(9, bool),
-                                jnp.ones(9, bool), jnp.full(9, 1 / 9), 100)
-    sub[keep] = np.asarray(ws)
-    model = lambda v: 0.5 * v @ Q @ v - b @ v
-    assert model(w) <= model(sub) + 1e-10
-
-
-def test_cnm_step_raises_phi_and_shrinks_the_gap():
-    """One CNM step from a SQUAREM warm-up on the issue's hard case (n = m = 256, beta = 50):
+def test_newton_step_raises_phi_and_shrinks_the_gap():
+    """Newton steps from a SQUAREM warm-up on the issue's first hard case (n = m = 256, beta = 50):
     Phi may not decrease (Armijo) and the certified gap must fall."""
     ex = examples.dirichlet_squared(256, seed=1)
     with jax.enable_x64(True):
@@ -97,15 +33,15 @@ def test_cnm_step_raises_phi_and_shrinks_the_gap():
         phi0 = float(cert._grad(cert._mass(s.theta, alive), K, p)[2])
         steps = [s]
         for _ in range(6):
-            steps.append(newton.cnm_round(steps[-1], K, p, cfg))
+            steps.append(newton.newton_round(steps[-1], K, p, cfg)[0])
         phis = [float(cert._grad(cert._mass(t.theta, alive), K, p)[2]) for t in steps]
         gaps = [float(t.gap) for t in steps]
     assert all(b >= a - 1e-15 for a, b in zip(phis, phis[1:])), phis   # ascent up to rounding
     assert phis[-1] > phi0
-    assert gaps[-1] < 1e-3 * gaps[0], gaps                               # CNM converges fast here
+    assert gaps[-1] < 1e-3 * gaps[0], gaps                               # Newton converges fast here
 
 
-# ---- inner="qr": Lawson–Hanson on an updated QR (rdtheory.discrete.nnls) -------------------
+# ---- Lawson–Hanson on an updated QR (rdtheory.discrete.nnls) ---------------------------------
 
 #: the QR active set and scipy's NNLS both return the exact minimiser up to rounding; residual
 #: norms here are O(1) and the matrices well conditioned, so they agree to ~1e-14 (1e-12 allowed)
@@ -151,23 +87,52 @@ def test_qr_nnls_skips_dependent_columns_without_losing_the_minimum():
     assert np.linalg.norm(A @ x - b) <= ref_res + 1e-12
 
 
-def test_cnm_step_with_qr_inner_shrinks_the_gap():
-    """inner="qr" on the issue's hard case (as test_cnm_step_raises_phi_and_shrinks_the_gap)."""
-    ex = examples.dirichlet_squared(256, seed=1)
+def test_newton_step_on_a_wide_kernel_certifies_where_the_normal_equations_stalled():
+    """Laplace source, squared error, 256-cell grid of [-4, 4], beta = 0.595 (docs/engine.md):
+    after a 600-map SQUAREM warm-up the normal-equations CNM stalled at ~2e-11 nats; QR steps
+    must reach 1e-12 nats (the certificate's own rounding is ~1e-14) within 6 steps, and each
+    step's minimiser must be sparse (dependent grid columns never enter together)."""
+    x = (np.arange(256) + 0.5) / 32 - 4.0
+    edges = np.linspace(-4.0, 4.0, 257)
+    cdf = np.where(edges < 0, 0.5 * np.exp(np.sqrt(2) * edges), 1 - 0.5 * np.exp(-np.sqrt(2) * edges))
+    p = np.diff(cdf)
+    p /= p.sum()
+    d = (x[:, None] - x[None, :]) ** 2 / 64.0         # max d = 64: scaled to [0, 1) as the solver does
     with jax.enable_x64(True):
-        p, d = jnp.asarray(ex.p), jnp.asarray(ex.d)
-        K = cert.kernel(d, 50.0)
+        K = cert.kernel(jnp.asarray(d), 0.595 * 64.0)
+        p = jnp.asarray(p)
         alive = jnp.ones(256, bool)
         theta = cert._normalise(jnp.zeros(256), alive)
         r = cert._mass(theta, alive)
-        _, c, _ = cert._grad(r, K, p)
-        s = cert._State(theta, alive, jnp.asarray(0), jnp.asarray(0), cert._gap(r, c, alive))
-        cfg = SolverConfig(newton_size=128, inner="qr")
-        s = ba_map._squarem_round(s, K, p, dataclasses.replace(cfg, round_len=60))
-        steps = [s]
+        s = cert._State(theta, alive, jnp.asarray(0), jnp.asarray(0), cert._gap(r, cert._grad(r, K, p)[1], alive))
+        cfg = SolverConfig(newton_size=256)
+        s = ba_map._squarem_round(s, K, p, dataclasses.replace(cfg, round_len=600))
+        gaps, supports = [float(s.gap)], []
         for _ in range(6):
-            steps.append(newton.cnm_round(steps[-1], K, p, cfg))
-        phis = [float(cert._grad(cert._mass(t.theta, alive), K, p)[2]) for t in steps]
-        gaps = [float(t.gap) for t in steps]
-    assert all(b >= a - 1e-15 for a, b in zip(phis, phis[1:])), phis   # Armijo: ascent up to rounding
-    assert gaps[-1] < 1e-3 * gaps[0], gaps
+            s, solved = newton.newton_round(s, K, p, cfg)
+            gaps.append(float(s.gap))
+            supports.append(int(np.sum(np.asarray(cert._mass(s.theta, alive)) > 1e-9)))
+            if gaps[-1] < 1e-12:
+                break
+    assert min(gaps) < 1e-12, gaps
+    assert max(supports) < 128, supports               # far sparser than the grid
+
+
+def test_qr_nnls_capacity_stops_unsolved_but_feasible():
+    """A minimiser that needs 30 columns, with room for 10: the result must be feasible
+    (x >= 0, at most 10 columns) and reported unsolved; with room for 40 it matches scipy."""
+    from scipy.optimize import nnls as scipy_nnls
+
+    from rdtheory.discrete.nnls import qr_nnls
+
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(60, 40))
+    b = A @ np.concatenate([np.abs(rng.normal(size=30)) + 0.1, np.zeros(10)])  # 30-column optimum
+    with jax.enable_x64(True):
+        x, solved = qr_nnls(jnp.asarray(A), jnp.asarray(b), jnp.ones(40, bool), jnp.zeros(40), 400, capacity=10)
+        x_full, solved_full = qr_nnls(jnp.asarray(A), jnp.asarray(b), jnp.ones(40, bool), jnp.zeros(40), 400,
+                                      capacity=40)
+    x, x_full = np.asarray(x), np.asarray(x_full)
+    assert not bool(solved) and x.min() >= 0 and np.sum(x > 0) <= 10
+    _, ref_res = scipy_nnls(A, b)
+    assert bool(solved_full) and abs(np.linalg.norm(A @ x_full - b) - ref_res) <= NNLS_TOL

@@ -15,7 +15,7 @@ Every result carries ``lower <= R <= rate`` in bits (see :class:`BAResult`).
 The solver's modules, by concern: :mod:`~rdtheory.discrete.ba_map` (the BA map of Eq. 2,
 plain and SQUAREM rounds), :mod:`~rdtheory.discrete.certificate` (kernel, Blahut's dual
 lower bound, elimination, :func:`~rdtheory.discrete.certificate.evaluate`),
-:mod:`~rdtheory.discrete.newton` (CNM and barrier Newton rounds),
+:mod:`~rdtheory.discrete.newton` (constrained Newton steps solved by QR, :mod:`~rdtheory.discrete.nnls`),
 :mod:`~rdtheory.discrete.config` (:class:`SolverConfig`: every tuning constant) and
 :mod:`~rdtheory.discrete.solver` (the entry point: staging, batching, sharding).
 """

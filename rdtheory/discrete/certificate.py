@@ -93,7 +93,7 @@ class _State(NamedTuple):
     theta: jax.Array      # (m,) log r, normalised
     alive: jax.Array      # (m,) bool; False = certified outside every optimal support
     it: jax.Array         # BA map evaluations so far
-    nt: jax.Array         # CNM steps so far
+    nt: jax.Array         # Newton steps so far
     gap: jax.Array        # certified gap of the current iterate (nats)
 
 

@@ -41,7 +41,7 @@ class SolverConfig:
     """
 
     # ---- what to solve, and the budget -------------------------------------------------
-    #: ``"accelerated"`` (SQUAREM + elimination + CNM), ``"squarem"`` (SQUAREM only) or
+    #: ``"accelerated"`` (SQUAREM + elimination + Newton steps), ``"squarem"`` (SQUAREM only) or
     #: ``"plain"`` (the classical BA map of Eq. 2); see :data:`METHODS`
     method: str = "accelerated"
     #: target certified gap ``rate - lower`` in bits
@@ -52,88 +52,64 @@ class SolverConfig:
     round_len: int = 30
 
     # ---- schedule of method="accelerated" (one cold solve) -------------------------------
-    #: SQUAREM map evaluations before the first CNM step
+    #: SQUAREM map evaluations before the first Newton step
     warmup: int = 600
-    #: static size ``k`` of the candidate set (slots) of a CNM step
+    #: capacity ``k`` of a Newton step's QR factor (the most points its model's minimiser may
+    #: use; a static shape). Every alive point is a candidate whatever ``k``
     newton_size: int = 256
-    #: cap on Newton steps of an interior-point round (the fallback of a CNM step that makes
-    #: no progress, :func:`~rdtheory.discrete.newton.ipm_round`)
-    newton_steps: int = 15
-    #: cap on rounds (CNM steps) before falling back to SQUAREM
+    #: cap on Newton steps before falling back to SQUAREM
     max_rounds: int = 30
-    #: starting barrier weight of each interior-point round (float64; float32 uses 1e-4)
-    mu0: float = 1e-7
-    #: whether ``"accelerated"`` continues with SQUAREM up to ``max_iter`` when the CNM steps
-    #: end without certifying ``tol``
+    #: whether ``"accelerated"`` continues with SQUAREM up to ``max_iter`` when the Newton
+    #: steps end without certifying ``tol``
     squarem_tail: bool = True
-    #: SQUAREM map evaluations after each CNM step that did not certify ``tol``: near the
-    #: tolerance the normal equations' rounding can stall CNM at 1-2e-7 bits (seen at
-    #: m = 1024, beta ~ 1e5-1e6), where one or two SQUAREM cycles certify
-    polish_maps: int = 15
-    #: candidate-set sizes tried in turn by ``newton_size="auto"``
-    auto_newton_sizes: tuple = (128, 256, 512, 1024)
-    #: CNM steps given to each non-final stage of the ``"auto"`` schedule
+    #: factor capacities tried in turn by ``newton_size="auto"`` (capped at min(n + 1, m))
+    auto_newton_sizes: tuple = (256, 512, 1024, 4096)
+    #: Newton steps given to each non-final stage of the ``"auto"`` schedule (a stage also
+    #: ends as soon as a step's minimiser does not fit its capacity)
     stage_rounds: int = 6
 
-    # ---- constrained Newton method (CNM) --------------------------------------------------
-    #: inner solver of a CNM step: ``"qr"`` (Lawson–Hanson NNLS on an updated QR of the
-    #: weighted kernel columns, :func:`~rdtheory.discrete.nnls.qr_nnls`; no barrier fallback)
-    #: or ``"cnm"`` (simplex active set on the normal equations + log-barrier fallback)
-    inner: str = "cnm"
-    #: ``inner="qr"``: a column enters only if its distance from the span of the passive
-    #: columns exceeds this share of its norm (relative to ||a||, not squared)
+    # ---- the Newton step (:func:`~rdtheory.discrete.newton.newton_round`) ------------------
+    #: a column enters the QR factor only if its distance from the span of the passive
+    #: columns exceeds this share of its norm (relative to ||a||, not squared; float32 uses
+    #: 100 eps instead when larger)
     qr_dependent: float = 1e-10
-    #: ``inner="qr"``: a slot enters when a_j^T (b - A x) exceeds this times ||a_j|| ||b||
+    #: a column enters when a_j^T (e - A x) exceeds this times ||a_j|| ||e||
     qr_enter: float = 1e-10
-    #: a point counts as support of the current iterate in a CNM round when its mass is at
-    #: least this
-    cnm_support_mass: float = 1e-9
-    #: relative diagonal regularisation of the CNM normal equations on the starting support:
-    #: near grid columns make ``Q_PP`` singular to rounding, and the factorisation must not break
-    cnm_ridge: float = 1e-10
-    #: a column joins the active set only if its Schur complement exceeds this share of its
-    #: diagonal (otherwise it is numerically a combination of the active columns); it must
-    #: exceed ``cnm_ridge``, or the ridge of the starting inverse makes a copy of an active
-    #: column look new
-    cnm_dependent: float = 1e-9
-    #: a non-active slot enters when its Lagrange multiplier exceeds this (units of c, ~1)
-    cnm_enter: float = 1e-11
-    #: cap on active-set changes in one CNM step is ``k // 2 + cnm_inner_extra``
-    #: (:meth:`cnm_inner`): on the Dirichlet grid a step needs 40-60 even from a neighbouring
-    #: slope's support; where the active set cycles (wide kernels) every change costs O(k^2),
-    #: so an uncapped k = 1024 step took ~10 s
-    cnm_inner_extra: int = 64
-    #: a CNM step must shrink the certified gap to this share, else a barrier round replaces
-    #: it (100-point Dirichlet curve at m = 1024: 0.9 -> 22 s but the 512-cell Gaussian grid
-    #: stalls at beta >= 44; 0.5 -> 29 s; 0.7 -> 24 s and the Gaussian certifies)
-    cnm_progress: float = 0.7
-    #: block size at which :func:`~rdtheory.discrete.newton.cholesky_inverse` stops recursing
-    chol_base: int = 128
+    #: a point counts as support of the current iterate (the warm start of the active set)
+    #: when its mass is at least this
+    support_mass: float = 1e-9
+    #: mass given to points with c > 1 left at the floor after a Newton step (kept only if
+    #: it lowers the gap; see :func:`~rdtheory.discrete.newton.newton_round`)
+    inject_mass: float = 1e-12
+    #: cap on active-set changes in one Newton step is ``2 k + newton_inner_extra``
+    #: (:meth:`newton_inner`): from an empty start the minimiser's ~k columns enter one by
+    #: one, and a few leave again
+    newton_inner_extra: int = 64
 
     # ---- warm starts (rd_curve's sequential path, :func:`warm_config`) -------------------
     #: weight of the uniform distribution mixed into a warm start ``init``: a point a warm
     #: start left at ~1e-300 would otherwise need thousands of multiplicative BA steps to
     #: come back
     init_mix: float = 1e-3
-    #: SQUAREM map evaluations before the first CNM step of a warm-started solve (a later
+    #: SQUAREM map evaluations before the first Newton step of a warm-started solve (a later
     #: ``"auto"`` stage, or :func:`~rdtheory.discrete.solver.solve_warm`); a neighbouring
     #: slope's solution is already close, so the 600-map warm-up of a cold start would be wasted
     warm_warmup: int = 30
-    #: ... and when the candidate set is the whole grid (k = m): a CNM step then costs
-    #: O(n m^2), ~25 BA maps at m = 1024, while the high-beta slopes there (support ~ every
+    #: ... and when the capacity is the whole grid (k = m): a Newton step may then add up
+    #: to m columns one by one, while the high-beta slopes there (support ~ every
     #: point, near-diagonal kernel) are nearly certified by SQUAREM alone; 100 maps beat 30
     #: and 300 on the 1024-point Dirichlet/squared-error curve (slopes 8.7e5..3e7: 7.4 s,
     #: 9.2 s, 16.5 s)
     warm_warmup_full: int = 100
-    #: CNM steps of a warm-started attempt that may still move on to a larger k
+    #: Newton steps of a warm-started attempt that may still move on to a larger k
     warm_rounds: int = 12
-    #: CNM steps of a final warm-started attempt whose candidates are every point of a large
-    #: grid (m >= ``full_rounds_min_m``): CNM needs 4-6 there; a slope still open after 8
+    #: Newton steps of a final warm-started attempt whose capacity is every point of a large
+    #: grid (m >= ``full_rounds_min_m``): 2-6 are needed there; a slope still open after 8
     #: goes to SQUAREM
     full_rounds: int = 8
     #: grid size from which ``full_rounds`` applies
     full_rounds_min_m: int = 512
-    #: SQUAREM maps after the CNM steps of a final warm-started attempt
+    #: SQUAREM maps after the Newton steps of a final warm-started attempt
     warm_tail: int = 1000
 
     @property
@@ -141,9 +117,9 @@ class SolverConfig:
         """``tol`` in nats (the unit of the iteration)."""
         return self.tol * LN2
 
-    def cnm_inner(self, k: int) -> int:
-        """Cap on active-set changes in one CNM step on ``k`` slots (see ``cnm_inner_extra``)."""
-        return k // 2 + self.cnm_inner_extra
+    def newton_inner(self, k: int) -> int:
+        """Cap on active-set changes in one Newton step with capacity ``k`` (``newton_inner_extra``)."""
+        return 2 * k + self.newton_inner_extra
 
 
 def warm_config(k: int, m: int, tol: float, *, final: bool = False, max_iter: int = 100_000,
@@ -151,7 +127,7 @@ def warm_config(k: int, m: int, tol: float, *, final: bool = False, max_iter: in
     """Config of one warm-started attempt with ``k`` of the ``m`` points as candidates.
 
     The SQUAREM warm-up is short (``warm_warmup``), longer when ``k >= m``
-    (``warm_warmup_full``). A non-final attempt gets ``warm_rounds`` CNM steps and no
+    (``warm_warmup_full``). A non-final attempt gets ``warm_rounds`` Newton steps and no
     SQUAREM tail, so too small a ``k`` fails fast instead of grinding; the final one gets
     the default number of steps (``full_rounds`` when k = m >= ``full_rounds_min_m``) and a
     SQUAREM tail of at most ``warm_tail`` maps (within ``max_iter``): a slope that still

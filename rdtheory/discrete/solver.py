@@ -15,9 +15,9 @@ default ``method="accelerated"`` (:func:`solve`) combines
    :math:`\sum_x p(x)e^{-\beta d(x,\hat x)} w_{\max}(x)/Z_r(x) < 1` lies outside every
    optimal support (:func:`~rdtheory.discrete.certificate.eliminate`), so its mass is set
    to zero;
-3. Wang's (2007) constrained Newton method (CNM) on ``k`` candidates
-   (:func:`~rdtheory.discrete.newton.cnm_round`); a step that leaves most of the gap is
-   replaced by a log-barrier Newton round (:func:`~rdtheory.discrete.newton.ipm_round`).
+3. Wang's (2007) constrained Newton method (CNM), its model solved over every alive point
+   by a Lawson–Hanson active set on an updated QR factorisation, never the normal equations
+   (:func:`~rdtheory.discrete.newton.newton_round`; ``k`` = the factor's capacity).
 
 None of these is trusted: the returned bounds are recomputed from scratch in the log domain.
 Every tuning constant lives in :class:`~rdtheory.discrete.config.SolverConfig`.
@@ -71,7 +71,7 @@ from .._validation import as_finite_array, distortion_matrix, positive, probabil
 from .ba_map import _plain_round, _squarem_round
 from .certificate import BAResult, _State, _gap, _grad, _mass, _normalise, eliminate, evaluate, kernel
 from .config import SolverConfig, _check_config
-from .newton import cnm_round, ipm_round
+from .newton import newton_round
 
 __all__ = ["blahut_arimoto", "BAResult", "SolverConfig", "solve", "solve_warm"]
 
@@ -99,32 +99,22 @@ def solve(p, d, beta, theta0, cfg: SolverConfig) -> BAResult:
             warm = dataclasses.replace(cfg, round_len=cfg.warmup)
             s = _squarem_round(s, K, p, warm)
 
-            polish = dataclasses.replace(cfg, round_len=cfg.polish_maps)
+            def newton_cond(c):
+                rnd, st, _, fits = c
+                return (rnd < cfg.max_rounds) & not_done(st) & fits
 
-            def cnm_cond(c):
-                rnd, st, _ = c
-                return (rnd < cfg.max_rounds) & not_done(st)
-
-            def cnm_body(c):
-                # rounds need not improve the gap monotonically: keep the best iterate
-                rnd, st, best = c
+            def newton_body(c):
+                # steps need not improve the gap monotonically: keep the best iterate
+                rnd, st, best, _ = c
                 st = st._replace(alive=eliminate(st.theta, st.alive, K, p))
                 st = st._replace(theta=_normalise(st.theta, st.alive))
-                # a CNM step that leaves most of the gap hands over to a barrier Newton round:
-                # CNM's normal equations cannot resolve a wide kernel on a fine grid (a
-                # discretised Gaussian at beta ~ 2-20 has numerical rank ~30 at their precision)
-                cnm = cnm_round(st, K, p, cfg)
-                if cfg.inner == "qr":
-                    st = cnm
-                else:
-                    st = lax.cond(cnm.gap < cfg.cnm_progress * st.gap, lambda: cnm,
-                                  lambda: ipm_round(st, K, p, cfg)._replace(nt=cnm.nt))
-                # a few SQUAREM cycles polish what a CNM step left (cfg.polish_maps)
-                st = _squarem_round(st, K, p, polish)
+                st, solved = newton_round(st, K, p, cfg)
                 best = jax.tree.map(lambda a, b: jnp.where(st.gap < best.gap, a, b), st, best)
-                return rnd + 1, st, best
+                # in a non-final stage (no SQUAREM tail), a minimiser that does not fit the
+                # factor's capacity ends the steps: the "auto" schedule moves to a larger one
+                return rnd + 1, st, best, solved | cfg.squarem_tail
 
-            _, last, s = lax.while_loop(cnm_cond, cnm_body, (0, s, s))
+            _, last, s, _ = lax.while_loop(newton_cond, newton_body, (0, s, s, jnp.asarray(True)))
             s = s._replace(it=last.it, nt=last.nt)
         # SQUAREM to finish (or as the whole method for method="squarem")
         if cfg.squarem_tail or cfg.method != "accelerated":
@@ -207,8 +197,8 @@ def blahut_arimoto(p, d, beta, *, tol: float = 1e-7, max_iter: int = 100_000,
     dtype : "float64" (default) or "float32"
         float64 is enabled for this call only (``jax.enable_x64``), not globally.
     newton_size : "auto" or int
-        Candidate-set size k of the CNM steps (a static shape). ``"auto"`` tries
-        ``SolverConfig.auto_newton_sizes`` (k = 128, 256, 512, 1024, capped at m) in turn,
+        Capacity k of the Newton steps' QR factor (a static shape). ``"auto"`` tries
+        ``SolverConfig.auto_newton_sizes`` (k = 256, 512, 1024, 4096, capped at min(n + 1, m)) in turn,
         each stage warm-started from the last and given a few rounds, re-solving only the
         batch members that have not converged; an int fixes k. The certificate never
         depends on k, only the speed.
