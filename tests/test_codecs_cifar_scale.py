@@ -17,21 +17,10 @@ from rdtheory.codecs import feature_quantiser as fq  # noqa: E402
 from rdtheory.codecs import train as train_mod  # noqa: E402
 from rdtheory.codecs.features import cut_features, pooled_features, teacher_logits  # noqa: E402
 from rdtheory.codecs.losses import RateDistortionLoss  # noqa: E402
-from rdtheory.codecs.system import SplitTaskModel  # noqa: E402
 from rdtheory.codecs.train import CodecConfig, TaskSpec, train_codec  # noqa: E402
-from rdtheory.vision.models import cifar_resnet  # noqa: E402
+from test_codecs_train import _data, _task  # noqa: E402  (the shared untrained ResNet-20 task and random data)
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
-
-
-def _task(_cfg=None) -> SplitTaskModel:
-    torch.manual_seed(123)
-    return SplitTaskModel.from_cifar_resnet(cifar_resnet(20).eval())
-
-
-def _data(n=48, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 # ----------------------------------------------------------------------------- scalar quantiser
